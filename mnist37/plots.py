@@ -5,12 +5,12 @@
 # %% auto #0
 __all__ = ['show_digits', 'plot_history', 'plot_weights']
 
-# %% ../nbs/03_plots.ipynb #ed05193c
+# %% ../nbs/03_plots.ipynb #bb648c34
 import matplotlib
 import matplotlib.pyplot as plt
 import torch
 
-# %% ../nbs/03_plots.ipynb #fbb36db6
+# %% ../nbs/03_plots.ipynb #a7f7a4fd
 def show_digits(images, # images as rows of 784 values, or (n, 28, 28)
                 titles=None, # one title per image
                 ncols:int=8, # images per row
@@ -27,7 +27,7 @@ def show_digits(images, # images as rows of 784 values, or (n, 28, 28)
     fig.tight_layout()
     return fig
 
-# %% ../nbs/03_plots.ipynb #bd9610d9
+# %% ../nbs/03_plots.ipynb #17f877c7
 def plot_history(history:list, # one dict per epoch: epoch, train_loss, valid_acc
                 )->matplotlib.figure.Figure:
     "Training loss and validation accuracy per epoch, side by side."
@@ -41,7 +41,7 @@ def plot_history(history:list, # one dict per epoch: epoch, train_loss, valid_ac
     fig.tight_layout()
     return fig
 
-# %% ../nbs/03_plots.ipynb #aec86d37
+# %% ../nbs/03_plots.ipynb #73def072
 def plot_weights(weights, # the 784 weights of a linear model
                  title:str='learned weights: red → three, blue → seven',
                 )->matplotlib.figure.Figure:

@@ -5,14 +5,14 @@
 # %% auto #0
 __all__ = ['calc_grad', 'train_epoch', 'batch_accuracy', 'validate_epoch', 'TensorBatches', 'fit']
 
-# %% ../nbs/02_training.ipynb #88797125
+# %% ../nbs/02_training.ipynb #f8617964
 import math, time
 from functools import partial
 import torch
 from .checks import Mnist37Error
 from .model import linear1, mnist_loss
 
-# %% ../nbs/02_training.ipynb #31faa6b9
+# %% ../nbs/02_training.ipynb #3648fae7
 def calc_grad(xb:torch.Tensor, # a batch of images
               yb:torch.Tensor, # their targets
               model, # called as `model(xb)`, returns scores
@@ -22,7 +22,7 @@ def calc_grad(xb:torch.Tensor, # a batch of images
     loss.backward()
     return loss
 
-# %% ../nbs/02_training.ipynb #4c9d2233
+# %% ../nbs/02_training.ipynb #e46a66ca
 def train_epoch(model, # called as `model(xb)`; its parameters are `params`
                 lr:float, # learning rate: the size of each step
                 params, # the tensors to update, e.g. `(weights, bias)`
@@ -39,7 +39,7 @@ def train_epoch(model, # called as `model(xb)`; its parameters are `params`
         n += len(xb)
     return total/n
 
-# %% ../nbs/02_training.ipynb #7d8dd20b
+# %% ../nbs/02_training.ipynb #ccffad59
 def batch_accuracy(xb:torch.Tensor, # the model's scores for a batch
                    yb:torch.Tensor, # targets, 1 for a three
                   )->torch.Tensor:
@@ -48,7 +48,7 @@ def batch_accuracy(xb:torch.Tensor, # the model's scores for a batch
     correct = (preds>0.5) == yb
     return correct.float().mean()
 
-# %% ../nbs/02_training.ipynb #a248c9e7
+# %% ../nbs/02_training.ipynb #9b041eb4
 def validate_epoch(model, # called as `model(xb)`
                    valid_dl, # yields `(xb, yb)` validation batches
                   )->float:
@@ -57,7 +57,7 @@ def validate_epoch(model, # called as `model(xb)`
         accs = [batch_accuracy(model(xb), yb) for xb, yb in valid_dl]
     return round(torch.stack(accs).mean().item(), 4)
 
-# %% ../nbs/02_training.ipynb #1c35a1ad
+# %% ../nbs/02_training.ipynb #4dff6c89
 class TensorBatches:
     "`(xb, yb)` batches indexed straight out of whole tensors; reshuffled each epoch when `shuffle`."
     def __init__(self, x:torch.Tensor, y:torch.Tensor, # inputs and targets, first dimension the same
@@ -80,7 +80,7 @@ class TensorBatches:
             b = idx[i:i+self.bs]
             yield self.x[b], self.y[b]
 
-# %% ../nbs/02_training.ipynb #6dc4cc5b
+# %% ../nbs/02_training.ipynb #1a4e4362
 def fit(model, # called as `model(xb)`; its parameters are `params`
         lr:float, # learning rate
         params, # the tensors to update
