@@ -32,7 +32,7 @@ def check_count(name:str, # what the number is called, for the message ("epochs"
         raise Mnist37Error(f'{name} must be a whole number of at least {minimum}, not {value!r}')
     return value
 
-# %% ../nbs/05_checks.ipynb #1d989a12
+# %% ../nbs/05_checks.ipynb #852a5b47
 def open_image(path:Path # an image file PIL can read
               )->Image.Image:
     "The image at `path`, fully read, or `Mnist37Error` naming the file."
@@ -40,7 +40,7 @@ def open_image(path:Path # an image file PIL can read
     try:
         with Image.open(path) as im:
             im.load()
-            return im.copy() if im.mode != 'P' else im.convert('RGBA')
+            return im.copy()
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise Mnist37Error(f'{path} is not a readable image ({type(e).__name__}): remove or replace that file') from None
 

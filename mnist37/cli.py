@@ -75,7 +75,7 @@ def predict_digits(x:torch.Tensor, # images as rows of 784 values, shape (n, 784
     with torch.no_grad(): p3 = linear1(x, weights, bias).sigmoid().view(-1)
     return [(3, float(p)) if p > 0.5 else (7, 1 - float(p)) for p in p3]
 
-# %% ../nbs/04_cli.ipynb #62ba53e3
+# %% ../nbs/04_cli.ipynb #40aa72a4
 @contextmanager
 def _sigint_deferred():
     "Hold back Ctrl-C (SIGINT) inside the block; raise `KeyboardInterrupt` after it if one came."
@@ -85,7 +85,7 @@ def _sigint_deferred():
     try: yield
     finally:
         if old is not None: signal.signal(signal.SIGINT, old)
-    if caught: raise KeyboardInterrupt
+    if caught: raise KeyboardInterrupt('interrupted while saving; the run was saved completely first')
 
 def _metrics_csv(history:list)->bytes:
     buf = io.StringIO()
@@ -103,11 +103,13 @@ def save_run(out:Path, # the --out folder
              weights:torch.Tensor, bias:torch.Tensor, # trained parameters
              history:list, # rows from `fit`
              meta:dict, # plain data about the run
+             init_weights:torch.Tensor=None, # the weights before training, for the second panel of weights.png
             )->list:
     "Write model.pt, metrics.csv, accuracy.png and weights.png into `out`, each atomically; return their paths."
     from mnist37.plots import plot_history, plot_weights  # matplotlib only when saving
     out = check_writable_dir(out)
-    figs = plot_history(history), plot_weights(weights)
+    for stale in out.glob('.*.partial'): stale.unlink()  # left by a process killed while writing
+    figs = plot_history(history), plot_weights(weights, init=init_weights)
     with _sigint_deferred():
         atomic_write(out/'metrics.csv', lambda f: f.write(_metrics_csv(history)))
         _save_figure(figs[0], out/'accuracy.png')
@@ -115,7 +117,7 @@ def save_run(out:Path, # the --out folder
         save_checkpoint(out/CHECKPOINT, weights, bias, meta)
     return [out/n for n in ('metrics.csv', 'accuracy.png', 'weights.png', CHECKPOINT)]
 
-# %% ../nbs/04_cli.ipynb #044df606
+# %% ../nbs/04_cli.ipynb #296b5b4c
 def _progress(epochs:int, show:bool):
     "A fastprogress bar over the epochs when `show` (a terminal), else None."
     if not show: return None
@@ -135,10 +137,11 @@ def train(data=None, # a folder in MNIST_SAMPLE layout or a .tgz of one (default
     epochs, bs, seed, lr = check_count('epochs', epochs), check_count('bs', bs), check_count('seed', seed, 0), check_lr(lr)
     out = check_writable_dir(out)
     src = find_mnist_sample(data, cache_dir=cache_dir, download=download)
-    train_x, train_y, valid_x, valid_y = load_mnist_sample(src.path, cache_dir=cache_dir)
-    print(f'data: {src.how}: {len(train_x)} train / {len(valid_x)} valid images', flush=True)
+    train_x, train_y, valid_x, valid_y = load_mnist_sample(src.path, cache_dir=cache_dir,
+                                                           log=lambda s: print(f'data: {src.how}; {s}', flush=True))
     g = torch.Generator().manual_seed(seed)
     weights, bias = init_params((28*28, 1), generator=g), init_params(1, generator=g)
+    init_weights = weights.detach().clone()
     model = partial(linear1, weights=weights, bias=bias)
     dl, valid_dl = TensorBatches(train_x, train_y, bs, shuffle=True, seed=seed), TensorBatches(valid_x, valid_y, bs)
     baseline = validate_epoch(model, valid_dl)
@@ -155,7 +158,7 @@ def train(data=None, # a folder in MNIST_SAMPLE layout or a .tgz of one (default
     meta = dict(epochs=epochs, lr=lr, bs=bs, seed=seed, data=src.how, n_train=len(train_x), n_valid=len(valid_x),
                 baseline=baseline, valid_acc=[r['valid_acc'] for r in history],
                 train_loss=[r['train_loss'] for r in history], version=mnist37.__version__)
-    save_run(out, weights, bias, history, meta)
+    save_run(out, weights, bias, history, meta, init_weights)
     print(f"saved {CHECKPOINT}, metrics.csv, accuracy.png, weights.png in {out}")
     print(f"valid accuracy: {history[-1]['valid_acc']:.4f}")
     return history
@@ -230,7 +233,7 @@ def build_parser()->argparse.ArgumentParser:
     pr.add_argument('--json', action='store_true', help='print machine-readable JSON')
     return p
 
-# %% ../nbs/04_cli.ipynb #42cb9466
+# %% ../nbs/04_cli.ipynb #057c391d
 def main(argv:list=None # arguments (default: sys.argv[1:])
         )->int:
     "Run the `mnist37` command line; return its exit status."
@@ -244,6 +247,7 @@ def main(argv:list=None # arguments (default: sys.argv[1:])
     except Mnist37Error as e:
         print(f'mnist37: error: {e}', file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print('mnist37: interrupted; nothing new was saved and files already in --out are unchanged', file=sys.stderr)
+    except KeyboardInterrupt as e:
+        print(f"mnist37: {str(e) or 'interrupted; nothing new was saved and files already in --out are unchanged'}",
+              file=sys.stderr)
         return 130

@@ -6,8 +6,8 @@
 __all__ = ['LAYOUT', 'IMAGE_SUFFIXES', 'default_cache_dir', 'check_layout', 'extract_tgz', 'embedded_mnist_sample', 'DataSource',
            'find_mnist_sample', 'image_files', 'read_digits', 'load_mnist_sample', 'fastai_dls']
 
-# %% ../nbs/00_data.ipynb #4c53860a
-import gzip, hashlib, importlib.util, os, shutil, tarfile, tempfile, warnings, zlib
+# %% ../nbs/00_data.ipynb #ca2d3857
+import contextlib, gzip, hashlib, importlib.util, io, os, shutil, tarfile, tempfile, warnings, zlib
 from pathlib import Path
 from typing import NamedTuple
 import numpy as np, torch
@@ -96,7 +96,7 @@ def embedded_mnist_sample(cache_dir:Path, # where to build the folder (once)
         shutil.rmtree(tmp, ignore_errors=True)
     return dest
 
-# %% ../nbs/00_data.ipynb #fb8338d1
+# %% ../nbs/00_data.ipynb #bad96d04
 class DataSource(NamedTuple):
     path: Path  # a folder in MNIST_SAMPLE layout
     how: str  # one line saying where it came from
@@ -124,7 +124,8 @@ def _from_fastai()->Path:
     with warnings.catch_warnings():  # fastai's import warns about torch internals that are no concern of a reader's
         warnings.simplefilter('ignore', FutureWarning)
         from fastai.data.external import untar_data, URLs  # imported here: it brings in matplotlib and takes seconds
-    return untar_data(URLs.MNIST_SAMPLE)
+    with contextlib.redirect_stdout(io.StringIO()):  # its progress bar would print even when the download fails at once
+        return untar_data(URLs.MNIST_SAMPLE)
 
 def find_mnist_sample(path:Path=None, # a folder in MNIST_SAMPLE layout, or a .tgz of one
                       cache_dir:Path=None, # where extracted and built data go (default: `default_cache_dir()`)
@@ -176,10 +177,10 @@ def _read_cache(cache:Path, key:str):
         return arrays if ok else None
     except Exception: return None  # unreadable, truncated or foreign: rebuild
 
-# %% ../nbs/00_data.ipynb #bf25d88f
+# %% ../nbs/00_data.ipynb #f8110c3d
 def load_mnist_sample(path:Path, # a folder in MNIST_SAMPLE layout
                       cache_dir:Path=None, # where the tensor cache goes (default: `default_cache_dir()`); False: no cache
-                      verbose:bool=False, # print a one-line summary of what was read
+                      log=None, # called with a one-line summary of what was read, e.g. `print`
                      )->tuple:
     "`(train_x, train_y, valid_x, valid_y)`: images as float rows of 784 values in [0,1], labels 1 for a three, 0 for a seven."
     path = check_layout(path)
@@ -205,9 +206,9 @@ def load_mnist_sample(path:Path, # a folder in MNIST_SAMPLE layout
     for s in ('train', 'valid'):
         out.append(torch.from_numpy(arrays[f'{s}_x']).float().div_(255).view(-1, 28*28))
         out.append(torch.from_numpy(arrays[f'{s}_y'].astype(np.int64)).unsqueeze(1))
-    if verbose:
-        print(f'read {len(out[0])} train and {len(out[2])} valid images from {path}'
-              + (f' ({skipped} non-image files skipped)' if skipped else ''))
+    if log:
+        log(f'{len(out[0])} train / {len(out[2])} valid images in {path}'
+            + (f' ({skipped} non-image files skipped)' if skipped else ''))
     return tuple(out)
 
 # %% ../nbs/00_data.ipynb #d4d06fe8

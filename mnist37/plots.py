@@ -41,17 +41,24 @@ def plot_history(history:list, # one dict per epoch: epoch, train_loss, valid_ac
     fig.tight_layout()
     return fig
 
-# %% ../nbs/03_plots.ipynb #73def072
-def plot_weights(weights, # the 784 weights of a linear model
-                 title:str='learned weights: red → three, blue → seven',
-                )->matplotlib.figure.Figure:
-    "The 784 weights as a 28×28 diverging heatmap centred on zero, with a colourbar."
-    w = torch.as_tensor(weights).detach().reshape(28, 28).cpu()
+# %% ../nbs/03_plots.ipynb #28fc9178
+def _heatmap(ax, w:torch.Tensor, title:str):
     lim = float(w.abs().max()) or 1.0
-    fig, ax = plt.subplots(figsize=(4.2, 3.6))
-    im = ax.imshow(w, cmap='RdBu_r', vmin=-lim, vmax=lim)
-    fig.colorbar(im, ax=ax, label='weight')
+    im = ax.imshow(w.reshape(28, 28), cmap='RdBu_r', vmin=-lim, vmax=lim)
     ax.set_title(title, fontsize=9)
     ax.axis('off')
+    return im
+
+def plot_weights(weights, # the 784 weights of a linear model
+                 init=None, # the weights before training: adds a panel of what training changed
+                )->matplotlib.figure.Figure:
+    "The 784 weights as a 28×28 diverging heatmap centred on zero, with a colourbar; and `weights - init` if given."
+    w = torch.as_tensor(weights).detach().cpu().reshape(784)
+    panels = [(w, 'learned weights')]
+    if init is not None: panels.append((w - torch.as_tensor(init).detach().cpu().reshape(784), 'learned − initial'))
+    fig, axs = plt.subplots(1, len(panels), figsize=(4.2*len(panels), 3.6), squeeze=False)
+    for ax, (p, title) in zip(axs.flat, panels):
+        fig.colorbar(_heatmap(ax, p, title), ax=ax, label='weight', shrink=0.85)
+    fig.suptitle('red: evidence for a three · blue: evidence for a seven', fontsize=10)
     fig.tight_layout()
     return fig

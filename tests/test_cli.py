@@ -1,0 +1,85 @@
+"""`mnist37 train` and `mnist37 predict` as a user runs them: the real console script in a subprocess (issue 3)."""
+import csv, json, os, signal, subprocess, sys, time
+from pathlib import Path
+import pytest, torch
+from PIL import Image, ImageOps
+from conftest import mnist37, make_sample, BIN
+
+def final_acc(stdout): return float(stdout.strip().splitlines()[-1].removeprefix('valid accuracy: '))
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory, shared_cache):
+    "One default run on the embedded default (no network), shared by the tests that read its output."
+    out = tmp_path_factory.mktemp('run')
+    env = {k: v for k, v in os.environ.items() if k != 'MNIST37_DATA'}
+    dead = 'http://127.0.0.1:9'
+    env.update(MNIST37_CACHE=str(shared_cache), FASTAI_HOME=str(out/'fastai'), HTTPS_PROXY=dead, https_proxy=dead,
+               HTTP_PROXY=dead, http_proxy=dead)
+    start = time.perf_counter()
+    r = mnist37('train', env=env, cwd=out)
+    assert r.returncode == 0, r.stderr
+    return r, out/'mnist37-run', env, time.perf_counter() - start
+
+def test_train_with_no_arguments_prints_the_table_and_saves_four_files(trained):
+    r, run, env, seconds = trained
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith('data: embedded default') and '800 train / 200 valid images' in lines[0]
+    assert lines[1].startswith('random-init baseline accuracy: 0.')
+    assert lines[2].split() == ['epoch', 'train_loss', 'valid_acc', 'seconds']
+    rows = [l.split() for l in lines[3:23]]
+    assert [int(r[0]) for r in rows] == list(range(1, 21))
+    assert final_acc(r.stdout) >= 0.90 and final_acc(r.stdout) == float(rows[-1][2])
+    assert sorted(p.name for p in run.iterdir()) == ['accuracy.png', 'metrics.csv', 'model.pt', 'weights.png']
+    for png in ('accuracy.png', 'weights.png'):
+        with Image.open(run/png) as im: assert im.format == 'PNG' and im.width > 200
+    with open(run/'metrics.csv') as f: metrics = list(csv.DictReader(f))
+    assert [float(m['valid_acc']) for m in metrics] == [float(r[2]) for r in rows]
+    ck = torch.load(run/'model.pt', weights_only=True)
+    assert ck['weights'].shape == (784, 1) and ck['meta']['epochs'] == 20 and ck['meta']['seed'] == 42
+    assert ck['meta']['valid_acc'][-1] == final_acc(r.stdout) and 'embedded default' in ck['meta']['data']
+    print(f'mnist37 train on the embedded default: {seconds:.1f}s')
+
+def test_same_seed_same_numbers(trained, tmp_path):
+    r, _, env, _ = trained
+    again = mnist37('train', '--out', tmp_path/'again', env=env)
+    table = lambda out: [l.split()[-1] for l in out.splitlines()[1:2]] + [l.split()[:3] for l in out.splitlines()[3:23]]
+    assert table(again.stdout) == table(r.stdout)  # baseline and every row but the seconds
+    other = mnist37('train', '--seed', '1', '--epochs', '2', '--out', tmp_path/'other', env=env)
+    assert table(other.stdout)[:2] != table(r.stdout)[:2]
+
+def test_predict_prints_the_right_digits(trained):
+    _, run, env, _ = trained
+    data = Path(env['MNIST37_CACHE'])/'embedded'/'mnist_sample'/'valid'
+    three, seven = sorted((data/'3').iterdir())[0], sorted((data/'7').iterdir())[0]
+    r = mnist37('predict', run, three, seven, env=env)
+    assert r.returncode == 0, r.stderr
+    (l3, l7) = r.stdout.splitlines()
+    assert l3.startswith(f'{three}: 3 (p=') and l7.startswith(f'{seven}: 7 (p=')
+    js = json.loads(mnist37('predict', run/'model.pt', three, '--json', env=env).stdout)
+    assert js[0]['path'] == str(three) and js[0]['digit'] == 3 and 0.5 < js[0]['p'] <= 1
+
+def test_predict_converts_a_dark_on_light_rgb_image(trained, tmp_path):
+    _, run, env, _ = trained
+    data = Path(env['MNIST37_CACHE'])/'embedded'/'mnist_sample'/'valid'
+    for digit in (3, 7):
+        src = sorted((data/str(digit)).iterdir())[1]
+        with Image.open(src) as im:  # a black digit on white paper, bigger, in colour, as a JPEG
+            ImageOps.invert(im).resize((112, 112)).convert('RGB').save(tmp_path/f'{digit}.jpg')
+    r = mnist37('predict', run, tmp_path/'3.jpg', tmp_path/'7.jpg', env=env)
+    assert [l.split(': ')[1][0] for l in r.stdout.splitlines()] == ['3', '7']
+
+def test_help_and_version(env):
+    h = mnist37('--help', env=env)
+    assert h.returncode == 0 and 'train' in h.stdout and 'predict' in h.stdout
+    t = mnist37('train', '--help', env=env).stdout
+    for opt, default in [('--epochs', '20'), ('--lr', '1.0'), ('--bs', '256'), ('--seed', '42'), ('--out', 'mnist37-run')]:
+        assert opt in t and f'(default: {default})' in t
+    assert mnist37('--version', env=env).stdout.strip() == 'mnist37 0.1.0'
+
+def test_real_sample_20_epochs(real_tgz, env, tmp_path):
+    start = time.perf_counter()
+    r = mnist37('train', '--data', real_tgz, '--epochs', '20', '--out', tmp_path/'run', env=env)
+    assert r.returncode == 0, r.stderr
+    assert '12396 train / 2038 valid images' in r.stdout
+    assert final_acc(r.stdout) >= 0.96
+    print(f'mnist37 train on MNIST_SAMPLE: {time.perf_counter() - start:.1f}s, accuracy {final_acc(r.stdout)}')

