@@ -26,7 +26,7 @@ def offline_env(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ('MNIST37_DATA', 'NO_PROXY', 'no_proxy')}
     dead = 'http://127.0.0.1:9'  # discard port on loopback: nothing listens, so any download fails at once
     env.update(MNIST37_CACHE=str(tmp_path/'cache'), FASTAI_HOME=str(tmp_path/'fastai'), HTTP_PROXY=dead,
-               HTTPS_PROXY=dead, http_proxy=dead, https_proxy=dead, MPLBACKEND='Agg')
+               HTTPS_PROXY=dead, http_proxy=dead, https_proxy=dead)
     return env
 
 @pytest.fixture(scope='session')

@@ -1,0 +1,193 @@
+"""Benchmark mnist37 against the book's own recipe (fastbook chapter 4), on the same data with the same seed.
+
+    python bench/bench.py [--data PATH] [--reps 5]
+
+Every measurement runs in a fresh child process, so each one's peak resident memory (ru_maxrss) is its own. Times are
+medians over --reps repetitions. Prints one markdown table, ready for the README. Run by hand; not part of the tests.
+"""
+import argparse, json, os, platform, resource, statistics, subprocess, sys, tempfile, time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent/'shared'/'data'/'mnist_sample.tgz'
+
+# ---- children: each prints one JSON line ---------------------------------------------------------------------------
+def book_load(path):
+    "The book's loading code, as it stands in chapter 4: one PIL open per file, stack, scale, flatten."
+    import torch
+    from PIL import Image
+    from fastai.torch_core import tensor  # the book's `tensor`, which takes a PIL image
+    from fastcore.xtras import Path as P  # fastcore's Path has the book's .ls()
+    path = P(path)
+    threes = (path/'train'/'3').ls().sorted()
+    sevens = (path/'train'/'7').ls().sorted()
+    seven_tensors = [tensor(Image.open(o)) for o in sevens]
+    three_tensors = [tensor(Image.open(o)) for o in threes]
+    stacked_sevens = torch.stack(seven_tensors).float()/255
+    stacked_threes = torch.stack(three_tensors).float()/255
+    train_x = torch.cat([stacked_threes, stacked_sevens]).view(-1, 28*28)
+    train_y = torch.tensor([1]*len(threes) + [0]*len(sevens)).unsqueeze(1)
+    valid_3_tens = torch.stack([tensor(Image.open(o)) for o in (path/'valid'/'3').ls()]).float()/255
+    valid_7_tens = torch.stack([tensor(Image.open(o)) for o in (path/'valid'/'7').ls()]).float()/255
+    valid_x = torch.cat([valid_3_tens, valid_7_tens]).view(-1, 28*28)
+    valid_y = torch.tensor([1]*len(valid_3_tens) + [0]*len(valid_7_tens)).unsqueeze(1)
+    return train_x, train_y, valid_x, valid_y
+
+def book_train(data, epochs=20, lr=1., seed=42):
+    "The book's training code: lists of (x, y) tuples in fastai DataLoaders, its linear1, train_epoch, validate_epoch."
+    import torch
+    from fastai.data.load import DataLoader
+    train_x, train_y, valid_x, valid_y = data
+    dset, valid_dset = list(zip(train_x, train_y)), list(zip(valid_x, valid_y))
+    torch.manual_seed(seed)
+    def init_params(size, std=1.0): return (torch.randn(size)*std).requires_grad_()
+    weights, bias = init_params((28*28, 1)), init_params(1)
+    dl = DataLoader(dset, batch_size=256, shuffle=True)
+    valid_dl = DataLoader(valid_dset, batch_size=256)
+    def linear1(xb): return xb@weights + bias
+    def mnist_loss(predictions, targets):
+        predictions = predictions.sigmoid()
+        return torch.where(targets==1, 1-predictions, predictions).mean()
+    def calc_grad(xb, yb, model):
+        preds = model(xb)
+        loss = mnist_loss(preds, yb)
+        loss.backward()
+    def train_epoch(model, lr, params):
+        for xb, yb in dl:
+            calc_grad(xb, yb, model)
+            for p in params:
+                p.data -= p.grad*lr
+                p.grad.zero_()
+    def batch_accuracy(xb, yb):
+        preds = xb.sigmoid()
+        correct = (preds>0.5) == yb
+        return correct.float().mean()
+    def validate_epoch(model):
+        accs = [batch_accuracy(model(xb), yb) for xb, yb in valid_dl]
+        return round(torch.stack(accs).mean().item(), 4)
+    params = weights, bias
+    for i in range(epochs):
+        train_epoch(linear1, lr, params)
+        acc = validate_epoch(linear1)
+    return acc
+
+def mnist37_train(data, epochs=20, lr=1., seed=42):
+    "mnist37's path, as `mnist37 train` runs it: `fit` on `TensorBatches`."
+    import torch
+    from functools import partial
+    from mnist37.model import init_params, linear1
+    from mnist37.train import TensorBatches, fit
+    train_x, train_y, valid_x, valid_y = data
+    g = torch.Generator().manual_seed(seed)
+    weights, bias = init_params((28*28, 1), generator=g), init_params(1, generator=g)
+    model = partial(linear1, weights=weights, bias=bias)
+    h = fit(model, lr, (weights, bias), TensorBatches(train_x, train_y, shuffle=True, seed=seed),
+            TensorBatches(valid_x, valid_y), epochs=epochs)
+    return h[-1]['valid_acc']
+
+def floor_train(data, epochs=20, lr=1., seed=42):
+    "The floor: the same math as a bare loop over tensor slices, no functions, no per-batch Python beyond the step."
+    import torch
+    train_x, train_y, valid_x, valid_y = data
+    g = torch.Generator().manual_seed(seed)
+    w = torch.randn((784, 1), generator=g).requires_grad_()
+    b = torch.randn(1, generator=g).requires_grad_()
+    n = len(train_x)
+    for epoch in range(epochs):
+        perm = torch.randperm(n, generator=g)
+        for i in range(0, n, 256):
+            idx = perm[i:i+256]
+            p = (train_x[idx]@w + b).sigmoid()
+            torch.where(train_y[idx]==1, 1-p, p).mean().backward()
+            w.data -= w.grad*lr; b.data -= b.grad*lr
+            w.grad.zero_(); b.grad.zero_()
+        with torch.no_grad():
+            accs = [(((valid_x[i:i+256]@w + b).sigmoid() > 0.5) == valid_y[i:i+256]).float().mean()
+                    for i in range(0, len(valid_x), 256)]
+            acc = round(torch.stack(accs).mean().item(), 4)
+    return acc
+
+def child(kind, folder, reps):
+    "Run one measurement `reps` times in this process; print times (s) and the last accuracy as JSON."
+    times, acc = [], None
+    if kind == 'load_book':
+        for _ in range(reps):
+            t = time.perf_counter(); book_load(folder); times.append(time.perf_counter() - t)
+    elif kind in ('load_cold', 'load_cached'):
+        from mnist37.data import load_mnist_sample
+        cache = Path(tempfile.mkdtemp())
+        if kind == 'load_cached': load_mnist_sample(folder, cache_dir=cache)
+        for i in range(reps):
+            c = cache if kind == 'load_cached' else cache/str(i)
+            t = time.perf_counter(); load_mnist_sample(folder, cache_dir=c); times.append(time.perf_counter() - t)
+    else:
+        train = {'train_book': book_train, 'train_mnist37': mnist37_train, 'train_floor': floor_train}[kind]
+        if kind == 'train_book': data = book_load(folder)
+        else:
+            from mnist37.data import load_mnist_sample
+            data = load_mnist_sample(folder, cache_dir=False)
+        for _ in range(reps):
+            t = time.perf_counter(); acc = train(data); times.append(time.perf_counter() - t)
+    print(json.dumps({'times': times, 'acc': acc}))
+
+# The book's notebook as one process: its imports (chapter 4 starts with these two), loading, 20 epochs.
+BOOK_SCRIPT = ("from fastai.vision.all import *\nfrom fastbook import *\nimport sys; sys.path.insert(0, {bench!r}); import bench\n"
+               "print(bench.book_train(bench.book_load({folder!r})))")
+
+# ---- parent ---------------------------------------------------------------------------------------------------------
+def run(args, env=None):
+    "Run a child process; its stdout, wall seconds, and peak resident memory in MB."
+    t = time.perf_counter()
+    p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+    out = p.stdout.read()
+    _, status, usage = os.wait4(p.pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, (args, out)
+    return out, time.perf_counter() - t, usage.ru_maxrss/1024
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--data', default=str(SHARED) if SHARED.exists() else None, help='MNIST_SAMPLE folder or .tgz')
+    ap.add_argument('--reps', type=int, default=5)
+    ap.add_argument('--child', help=argparse.SUPPRESS)
+    ap.add_argument('--folder', help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.child: return child(a.child, a.folder, a.reps)
+    from mnist37.data import find_mnist_sample
+    cache = Path(tempfile.mkdtemp())
+    src = find_mnist_sample(a.data, cache_dir=cache, download=False)
+    folder = str(src.path)
+    me = [sys.executable, __file__, '--folder', folder, '--reps', str(a.reps), '--child']
+    rows = {}
+    for kind in ('load_book', 'load_cold', 'load_cached', 'train_book', 'train_mnist37', 'train_floor'):
+        out, _, rss = run(me + [kind])
+        r = json.loads(out.strip().splitlines()[-1])
+        rows[kind] = (statistics.median(r['times']), r['acc'], rss)
+        print(f'{kind}: {rows[kind]}', file=sys.stderr, flush=True)
+    # whole processes, imports included: the book's code vs `mnist37 train` (second run: its tensor cache is warm)
+    book = [sys.executable, '-c', BOOK_SCRIPT.format(bench=str(Path(__file__).parent), folder=folder)]
+    m37 = [str(Path(sys.executable).parent/'mnist37'), 'train', '--data', a.data, '--out', str(cache/'run'), '--no-download']
+    env = {**os.environ, 'MNIST37_CACHE': str(cache)}
+    run(m37, env)  # first run: extracts nothing new, builds the tensor cache
+    procs = {}
+    for name, cmd in (('process_book', book), ('process_mnist37', m37)):
+        res = [run(cmd, env) for _ in range(a.reps)]
+        procs[name] = (statistics.median(r[1] for r in res), max(r[2] for r in res))
+        print(f'{name}: {procs[name]}', file=sys.stderr, flush=True)
+    import torch
+    print(f'\nMNIST_SAMPLE from {src.how}; {os.cpu_count()} cores ({platform.processor() or platform.machine()}), '
+          f'torch {torch.__version__}, Python {platform.python_version()}; medians of {a.reps} runs\n')
+    print('| what | the book\'s code | mnist37 | floor | book / mnist37 | mnist37 / floor |')
+    print('|---|---|---|---|---|---|')
+    lb, lc, lk = rows['load_book'], rows['load_cold'], rows['load_cached']
+    print(f'| load 14,434 images (s) | {lb[0]:.3f} | {lc[0]:.3f} cold, {lk[0]:.3f} cached | | {lb[0]/lk[0]:.1f}× (cached) | |')
+    tb, tm, tf = rows['train_book'], rows['train_mnist37'], rows['train_floor']
+    print(f'| 20 epochs, training (s) | {tb[0]:.3f} | {tm[0]:.3f} | {tf[0]:.3f} | {tb[0]/tm[0]:.1f}× | {tm[0]/tf[0]:.2f}× |')
+    print(f'| final valid accuracy | {tb[1]} | {tm[1]} | {tf[1]} | | |')
+    print(f'| peak memory, training process (MB) | {tb[2]:.0f} | {tm[2]:.0f} | {tf[2]:.0f} | | |')
+    pb, pm = procs['process_book'], procs['process_mnist37']
+    print(f'| whole process: load + 20 epochs, imports included (s) | {pb[0]:.2f} | {pm[0]:.2f} (`mnist37 train`, 2nd run) '
+          f'| | {pb[0]/pm[0]:.1f}× | |')
+    print(f'| whole process, peak memory (MB) | {pb[1]:.0f} | {pm[1]:.0f} | | | |')
+
+if __name__ == '__main__':
+    main()
