@@ -97,8 +97,8 @@ def floor_train(data, epochs=20, lr=1., seed=42):
         perm = torch.randperm(n, generator=g)
         for i in range(0, n, 256):
             idx = perm[i:i+256]
-            p = (train_x[idx]@w + b).sigmoid()
-            torch.where(train_y[idx]==1, 1-p, p).mean().backward()
+            p = (train_x.index_select(0, idx)@w + b).sigmoid()
+            torch.where(train_y.index_select(0, idx)==1, 1-p, p).mean().backward()
             w.data -= w.grad*lr; b.data -= b.grad*lr
             w.grad.zero_(); b.grad.zero_()
         with torch.no_grad():

@@ -57,7 +57,7 @@ def validate_epoch(model, # called as `model(xb)`
         accs = [batch_accuracy(model(xb), yb) for xb, yb in valid_dl]
     return round(torch.stack(accs).mean().item(), 4)
 
-# %% ../nbs/02_training.ipynb #4dff6c89
+# %% ../nbs/02_training.ipynb #0c6dcaa9
 class TensorBatches:
     "`(xb, yb)` batches indexed straight out of whole tensors; reshuffled each epoch when `shuffle`."
     def __init__(self, x:torch.Tensor, y:torch.Tensor, # inputs and targets, first dimension the same
@@ -78,7 +78,7 @@ class TensorBatches:
         idx = torch.randperm(n, generator=self.gen)
         for i in range(0, n, self.bs):
             b = idx[i:i+self.bs]
-            yield self.x[b], self.y[b]
+            yield self.x.index_select(0, b), self.y.index_select(0, b)
 
 # %% ../nbs/02_training.ipynb #1a4e4362
 def fit(model, # called as `model(xb)`; its parameters are `params`

@@ -17,18 +17,23 @@ SHOTS = ROOT/'tools'/'pages'  # screenshots (git-ignored)
 # (01); the training curves and the learned weights (02); the helpers' examples (03); the weights figure (index).
 FIGURES = {'00_data.ipynb': 3, '01_model.ipynb': 1, '02_training.ipynb': 2, '03_plots.ipynb': 3, 'index.ipynb': 1}
 
+def find(*names):
+    "The first of `names` on PATH (or the path itself), else None."
+    return next((p for p in map(shutil.which, names) if p), None)
+
 @pytest.fixture(scope='module')
 def browser():
-    if not (Path('/usr/bin/chromium').exists() and Path('/usr/bin/chromedriver').exists()):
-        pytest.fail('Chromium is missing: apt-get install chromium chromium-driver (.ci/run does)')
+    chrome, driver_bin = find('chromium', 'chromium-browser', 'google-chrome'), find('chromedriver')
+    if not (chrome and driver_bin):
+        pytest.fail('no Chromium and ChromeDriver on PATH: apt-get install chromium chromium-driver (.ci/run does)')
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     opts = webdriver.ChromeOptions()
-    opts.binary_location = '/usr/bin/chromium'
+    opts.binary_location = chrome
     for a in ('--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--window-size=1100,900',
               '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'):
         opts.add_argument(a)
-    driver = webdriver.Chrome(service=Service('/usr/bin/chromedriver'), options=opts)
+    driver = webdriver.Chrome(service=Service(driver_bin), options=opts)
     driver.set_page_load_timeout(60)
     yield driver
     driver.quit()
