@@ -117,7 +117,7 @@ def save_run(out:Path, # the --out folder
         save_checkpoint(out/CHECKPOINT, weights, bias, meta)
     return [out/n for n in ('metrics.csv', 'accuracy.png', 'weights.png', CHECKPOINT)]
 
-# %% ../nbs/04_cli.ipynb #296b5b4c
+# %% ../nbs/04_cli.ipynb #64618080
 def _progress(epochs:int, show:bool):
     "A fastprogress bar over the epochs when `show` (a terminal), else None."
     if not show: return None
@@ -151,7 +151,7 @@ def train(data=None, # a folder in MNIST_SAMPLE layout or a .tgz of one (default
     def show(r):
         line = f"{r['epoch']:>5}  {r['train_loss']:>10.4f}  {r['valid_acc']:>9.4f}  {r['seconds']:>7.3f}"
         if pb is None: return print(line, flush=True)
-        print('\r' + line.ljust(80), flush=True)
+        print('\r\x1b[2K' + line, flush=True)  # return to the line's start and clear the bar, then the row
         pb.update(r['epoch'])
     history = fit(model, lr, (weights, bias), dl, valid_dl, epochs=epochs, on_epoch=show)
     if pb is not None: pb.on_iter_end()

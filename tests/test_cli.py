@@ -1,5 +1,5 @@
 """`mnist37 train` and `mnist37 predict` as a user runs them: the real console script in a subprocess (issue 3)."""
-import csv, json, os, signal, subprocess, sys, time
+import csv, json, os, shlex, shutil, signal, subprocess, sys, time
 from pathlib import Path
 import pytest, torch
 from PIL import Image, ImageOps
@@ -83,3 +83,14 @@ def test_real_sample_20_epochs(real_tgz, env, tmp_path):
     assert '12396 train / 2038 valid images' in r.stdout
     assert final_acc(r.stdout) >= 0.96
     print(f'mnist37 train on MNIST_SAMPLE: {time.perf_counter() - start:.1f}s, accuracy {final_acc(r.stdout)}')
+
+def test_progress_bar_only_on_a_terminal(env, tmp_path):
+    if not shutil.which('script'): pytest.skip('no `script` here to give the command a terminal')
+    sample = make_sample(tmp_path/'sample')
+    args = ['train', '--data', sample, '--epochs', '3', '--bs', '4']
+    plain = mnist37(*args, '--out', tmp_path/'plain', env=env)
+    assert '%' not in plain.stdout and '[1/3' not in plain.stdout
+    cmd = ' '.join(shlex.quote(str(a)) for a in [BIN/'mnist37', *args, '--out', tmp_path/'tty'])
+    tty = subprocess.run(['script', '-qec', cmd, '/dev/null'], env=env, capture_output=True, text=True, timeout=300)
+    assert tty.returncode == 0 and '[1/3' in tty.stdout and '\x1b[2K    1 ' in tty.stdout, tty.stdout
+    assert 'valid accuracy: ' in tty.stdout
