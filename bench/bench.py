@@ -5,70 +5,27 @@
 Every measurement runs in a fresh child process, so each one's peak resident memory (ru_maxrss) is its own. Times are
 medians over --reps repetitions. Prints one markdown table, ready for the README. Run by hand; not part of the tests.
 """
-import argparse, json, os, platform, resource, statistics, subprocess, sys, tempfile, time
+import argparse, json, os, platform, statistics, subprocess, sys, tempfile, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent/'shared'/'data'/'mnist_sample.tgz'
 
 # ---- children: each prints one JSON line ---------------------------------------------------------------------------
-def book_load(path):
-    "The book's loading code, as it stands in chapter 4: one PIL open per file, stack, scale, flatten."
-    import torch
-    from PIL import Image
-    from fastai.torch_core import tensor  # the book's `tensor`, which takes a PIL image
-    from fastcore.xtras import Path as P  # fastcore's Path has the book's .ls()
-    path = P(path)
-    threes = (path/'train'/'3').ls().sorted()
-    sevens = (path/'train'/'7').ls().sorted()
-    seven_tensors = [tensor(Image.open(o)) for o in sevens]
-    three_tensors = [tensor(Image.open(o)) for o in threes]
-    stacked_sevens = torch.stack(seven_tensors).float()/255
-    stacked_threes = torch.stack(three_tensors).float()/255
-    train_x = torch.cat([stacked_threes, stacked_sevens]).view(-1, 28*28)
-    train_y = torch.tensor([1]*len(threes) + [0]*len(sevens)).unsqueeze(1)
-    valid_3_tens = torch.stack([tensor(Image.open(o)) for o in (path/'valid'/'3').ls()]).float()/255
-    valid_7_tens = torch.stack([tensor(Image.open(o)) for o in (path/'valid'/'7').ls()]).float()/255
-    valid_x = torch.cat([valid_3_tens, valid_7_tens]).view(-1, 28*28)
-    valid_y = torch.tensor([1]*len(valid_3_tens) + [0]*len(valid_7_tens)).unsqueeze(1)
-    return train_x, train_y, valid_x, valid_y
-
 def book_train(data, epochs=20, lr=1., seed=42):
-    "The book's training code: lists of (x, y) tuples in fastai DataLoaders, its linear1, train_epoch, validate_epoch."
+    "The book's training: lists of (x, y) tuples in fastai DataLoaders, then its train_epoch and validate_epoch."
     import torch
     from fastai.data.load import DataLoader
+    import book
     train_x, train_y, valid_x, valid_y = data
     dset, valid_dset = list(zip(train_x, train_y)), list(zip(valid_x, valid_y))
     torch.manual_seed(seed)
-    def init_params(size, std=1.0): return (torch.randn(size)*std).requires_grad_()
-    weights, bias = init_params((28*28, 1)), init_params(1)
-    dl = DataLoader(dset, batch_size=256, shuffle=True)
-    valid_dl = DataLoader(valid_dset, batch_size=256)
-    def linear1(xb): return xb@weights + bias
-    def mnist_loss(predictions, targets):
-        predictions = predictions.sigmoid()
-        return torch.where(targets==1, 1-predictions, predictions).mean()
-    def calc_grad(xb, yb, model):
-        preds = model(xb)
-        loss = mnist_loss(preds, yb)
-        loss.backward()
-    def train_epoch(model, lr, params):
-        for xb, yb in dl:
-            calc_grad(xb, yb, model)
-            for p in params:
-                p.data -= p.grad*lr
-                p.grad.zero_()
-    def batch_accuracy(xb, yb):
-        preds = xb.sigmoid()
-        correct = (preds>0.5) == yb
-        return correct.float().mean()
-    def validate_epoch(model):
-        accs = [batch_accuracy(model(xb), yb) for xb, yb in valid_dl]
-        return round(torch.stack(accs).mean().item(), 4)
-    params = weights, bias
+    book.weights, book.bias = book.init_params((28*28, 1)), book.init_params(1)
+    book.dl = DataLoader(dset, batch_size=256, shuffle=True)
+    book.valid_dl = DataLoader(valid_dset, batch_size=256)
     for i in range(epochs):
-        train_epoch(linear1, lr, params)
-        acc = validate_epoch(linear1)
+        book.train_epoch(book.linear1, lr, (book.weights, book.bias))
+        acc = book.validate_epoch(book.linear1)
     return acc
 
 def mnist37_train(data, epochs=20, lr=1., seed=42):
@@ -111,8 +68,9 @@ def child(kind, folder, reps):
     "Run one measurement `reps` times in this process; print times (s) and the last accuracy as JSON."
     times, acc = [], None
     if kind == 'load_book':
+        import book
         for _ in range(reps):
-            t = time.perf_counter(); book_load(folder); times.append(time.perf_counter() - t)
+            t = time.perf_counter(); book.load(folder); times.append(time.perf_counter() - t)
     elif kind in ('load_cold', 'load_cached'):
         from mnist37.data import load_mnist_sample
         cache = Path(tempfile.mkdtemp())
@@ -122,7 +80,9 @@ def child(kind, folder, reps):
             t = time.perf_counter(); load_mnist_sample(folder, cache_dir=c); times.append(time.perf_counter() - t)
     else:
         train = {'train_book': book_train, 'train_mnist37': mnist37_train, 'train_floor': floor_train}[kind]
-        if kind == 'train_book': data = book_load(folder)
+        if kind == 'train_book':
+            import book
+            data = book.load(folder)
         else:
             from mnist37.data import load_mnist_sample
             data = load_mnist_sample(folder, cache_dir=False)
@@ -131,8 +91,8 @@ def child(kind, folder, reps):
     print(json.dumps({'times': times, 'acc': acc}))
 
 # The book's notebook as one process: its imports (chapter 4 starts with these two), loading, 20 epochs.
-BOOK_SCRIPT = ("from fastai.vision.all import *\nfrom fastbook import *\nimport sys; sys.path.insert(0, {bench!r}); import bench\n"
-               "print(bench.book_train(bench.book_load({folder!r})))")
+BOOK_SCRIPT = ("from fastai.vision.all import *\nfrom fastbook import *\nimport sys; sys.path.insert(0, {bench!r})\n"
+               "import bench, book\nprint(bench.book_train(book.load({folder!r})))")
 
 # ---- parent ---------------------------------------------------------------------------------------------------------
 def run(args, env=None):
