@@ -20,14 +20,18 @@ def real_tgz():
     if p is None: pytest.skip('no MNIST_SAMPLE archive here (set MNIST37_DATA to one)')
     return p
 
-@pytest.fixture
-def offline_env(tmp_path):
-    "No MNIST37_DATA, an empty fastai home and mnist37 cache, and downloads sent to a closed local port."
+def offline(cache, fastai_home):
+    "This environment without MNIST37_DATA, with the given mnist37 cache and fastai home, and downloads failing at once."
     env = {k: v for k, v in os.environ.items() if k not in ('MNIST37_DATA', 'NO_PROXY', 'no_proxy')}
     dead = 'http://127.0.0.1:9'  # discard port on loopback: nothing listens, so any download fails at once
-    env.update(MNIST37_CACHE=str(tmp_path/'cache'), FASTAI_HOME=str(tmp_path/'fastai'), HTTP_PROXY=dead,
-               HTTPS_PROXY=dead, http_proxy=dead, https_proxy=dead)
+    env.update(MNIST37_CACHE=str(cache), FASTAI_HOME=str(fastai_home), HTTP_PROXY=dead, HTTPS_PROXY=dead,
+               http_proxy=dead, https_proxy=dead)
     return env
+
+@pytest.fixture
+def offline_env(tmp_path):
+    "No MNIST37_DATA, an empty fastai home and mnist37 cache, and no downloads."
+    return offline(tmp_path/'cache', tmp_path/'fastai')
 
 @pytest.fixture(scope='session')
 def shared_cache(tmp_path_factory):

@@ -3,7 +3,7 @@ import csv, json, os, shlex, shutil, signal, subprocess, sys, time
 from pathlib import Path
 import pytest, torch
 from PIL import Image, ImageOps
-from conftest import mnist37, make_sample, BIN
+from conftest import mnist37, make_sample, offline, BIN
 
 def final_acc(stdout): return float(stdout.strip().splitlines()[-1].removeprefix('valid accuracy: '))
 
@@ -11,10 +11,7 @@ def final_acc(stdout): return float(stdout.strip().splitlines()[-1].removeprefix
 def trained(tmp_path_factory, shared_cache):
     "One default run on the embedded default (no network), shared by the tests that read its output."
     out = tmp_path_factory.mktemp('run')
-    env = {k: v for k, v in os.environ.items() if k != 'MNIST37_DATA'}
-    dead = 'http://127.0.0.1:9'
-    env.update(MNIST37_CACHE=str(shared_cache), FASTAI_HOME=str(out/'fastai'), HTTPS_PROXY=dead, https_proxy=dead,
-               HTTP_PROXY=dead, http_proxy=dead)
+    env = offline(shared_cache, out/'fastai')
     start = time.perf_counter()
     r = mnist37('train', env=env, cwd=out)
     assert r.returncode == 0, r.stderr
