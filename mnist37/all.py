@@ -5,10 +5,11 @@
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/index.ipynb #63db9a2c
-from . import checks, data, model, train
+# %% ../nbs/index.ipynb #ef08ce9e
+from . import checks, data, model, sources, train
 from .checks import *
+from .sources import *
 from .data import *
 from .model import *
 from .train import *
-__all__ = checks.__all__ + data.__all__ + model.__all__ + train.__all__  # `import *` gets all four modules' names
+__all__ = checks.__all__ + sources.__all__ + data.__all__ + model.__all__ + train.__all__  # every module's public names
