@@ -8,11 +8,8 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent  # the venv's bin: mnist37, nbdev_test, jupyter
 LAYOUT = ('train/3', 'train/7', 'valid/3', 'valid/7')
 
-def real_sample_tgz():
-    "MNIST_SAMPLE as a .tgz: `$MNIST37_DATA` if it is one (CI sets it), else ../shared/data/mnist_sample.tgz, else None."
-    for p in (os.environ.get('MNIST37_DATA'), ROOT.parent/'shared'/'data'/'mnist_sample.tgz'):
-        if p and Path(p).is_file() and str(p).endswith('.tgz'): return Path(p)
-    return None
+sys.path.insert(0, str(ROOT/'tools'))
+from notebooks import sample_tgz as real_sample_tgz  # MNIST_SAMPLE's .tgz: $MNIST37_DATA, else ../shared's, else None
 
 @pytest.fixture
 def real_tgz():

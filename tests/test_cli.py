@@ -25,7 +25,7 @@ def test_train_with_no_arguments_prints_the_table_and_saves_four_files(trained):
     assert lines[2].split() == ['epoch', 'train_loss', 'valid_acc', 'seconds']
     rows = [l.split() for l in lines[3:23]]
     assert [int(r[0]) for r in rows] == list(range(1, 21))
-    assert final_acc(r.stdout) >= 0.90 and final_acc(r.stdout) == float(rows[-1][2])
+    assert final_acc(r.stdout) >= 0.85 and final_acc(r.stdout) == float(rows[-1][2])
     assert sorted(p.name for p in run.iterdir()) == ['accuracy.png', 'metrics.csv', 'model.pt', 'weights.png']
     for png in ('accuracy.png', 'weights.png'):
         with Image.open(run/png) as im: assert im.format == 'PNG' and im.width > 200

