@@ -5,11 +5,15 @@
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/index.ipynb #ef08ce9e
-from . import checks, data, model, sources, train
+# %% ../nbs/index.ipynb #81e09e51
+from . import baseline, checks, data, model, nets, optim, sources, train
 from .checks import *
 from .sources import *
 from .data import *
+from .baseline import *
 from .model import *
 from .train import *
-__all__ = checks.__all__ + sources.__all__ + data.__all__ + model.__all__ + train.__all__  # every module's public names
+from .optim import *
+from .nets import *
+__all__ = (checks.__all__ + sources.__all__ + data.__all__ + baseline.__all__ + model.__all__ + train.__all__
+           + optim.__all__ + nets.__all__)  # every module's public names, but the command line's

@@ -80,7 +80,7 @@ class TensorBatches:
             b = idx[i:i+self.bs]
             yield self.x.index_select(0, b), self.y.index_select(0, b)
 
-# %% ../nbs/03_training.ipynb #1a4e4362
+# %% ../nbs/03_training.ipynb #0e537885
 def fit(model, # called as `model(xb)`; its parameters are `params`
         lr:float, # learning rate
         params, # the tensors to update
@@ -88,12 +88,13 @@ def fit(model, # called as `model(xb)`; its parameters are `params`
         valid_dl, # validation batches
         epochs:int=20, # passes over the training data
         on_epoch=None, # called with each epoch's row as it is made
+        train_one=None, # one epoch of training that returns its mean loss (default: `train_epoch(model, lr, params, dl)`)
        )->list:
     "Train for `epochs` epochs; a list of dicts: epoch, train_loss, valid_acc, seconds."
     history = []
     for epoch in range(1, epochs+1):
         start = time.perf_counter()
-        loss = train_epoch(model, lr, params, dl)
+        loss = train_one() if train_one else train_epoch(model, lr, params, dl)
         if not math.isfinite(loss):
             raise Mnist37Error(f'training stopped at epoch {epoch}: the loss became {loss} because the learning rate '
                                f'{lr} is too large for this model; try a smaller --lr, such as 1.0')

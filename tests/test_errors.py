@@ -8,6 +8,10 @@ import numpy as np, pytest, torch
 from PIL import Image
 from conftest import mnist37, make_sample, BIN, LAYOUT
 
+def ctrl_c_as_at_a_terminal():
+    "In the child: Ctrl-C (SIGINT) acts as at a terminal, even when these tests run in the background, which ignores it."
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
 def fails(r, code, *words):
     "The run exited with `code` and said all of `words` in one line on stderr."
     assert r.returncode == code, (r.returncode, r.stdout, r.stderr)
@@ -71,7 +75,7 @@ def test_predict_converts_other_modes(env, sample, tmp_path, mode):
     im = im.convert('I').convert('I;16') if mode == 'I;16' else im.convert(mode)
     im.save(tmp_path/'x.png')
     r = mnist37('predict', tmp_path/'run', tmp_path/'x.png', env=env)
-    assert r.returncode == 0 and r.stdout.startswith(f"{tmp_path/'x.png'}: "), r.stderr
+    assert r.returncode == 0 and r.stdout.splitlines()[1].startswith(f"{tmp_path/'x.png'}: "), r.stderr
 
 def test_predict_unreadable_image(env, sample, tmp_path):
     train(sample, env, tmp_path/'run')
@@ -162,6 +166,10 @@ def test_bad_checkpoints(env, run, sample, tmp_path):
     fails(mnist37('predict', tmp_path/'shape.pt', img, env=env), 1, 'shape (100, 1)', '(784, 1)')
     torch.save({'weights': torch.zeros(784, 1)}, tmp_path/'other.pt')
     fails(mnist37('predict', tmp_path/'other.pt', img, env=env), 1, 'not an mnist37 checkpoint')
+    torch.save({'format': 'mnist37', 'model': 'cnn', 'params': [torch.zeros(3)], 'meta': {}}, tmp_path/'cnn.pt')
+    fails(mnist37('predict', tmp_path/'cnn.pt', img, env=env), 1, "unknown kind 'cnn'; mnist37 knows linear, net")
+    torch.save({'format': 'mnist37', 'model': 'net', 'params': [torch.zeros(784, 1), torch.zeros(1)], 'meta': {}}, tmp_path/'mixed.pt')
+    fails(mnist37('predict', tmp_path/'mixed.pt', img, env=env), 1, 'holds net parameters of shape (784, 1), (1,)')
     fails(mnist37('predict', tmp_path/'empty', img, env=env), 1, 'does not exist')
 
 def test_checkpoint_with_pickled_code_is_refused_and_not_run(env, run, sample, tmp_path):
@@ -216,7 +224,8 @@ def start_slow_save(env, sample, out, marker, sleep):
     "`mnist37 train` (with another seed than `run`'s) in a process whose checkpoint write pauses half-way."
     args = [sys.executable, '-c', SLOW_SAVE, marker, str(sleep), 'train', '--data', sample, '--epochs', '2', '--bs', '4',
             '--seed', '3', '--out', out]
-    p = subprocess.Popen(list(map(str, args)), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(list(map(str, args)), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=ctrl_c_as_at_a_terminal)
     for _ in range(600):
         if marker.exists() or p.poll() is not None: break
         time.sleep(0.1)
@@ -228,7 +237,7 @@ def test_kill_during_save_keeps_the_old_checkpoint(env, run, sample, tmp_path):
     p = start_slow_save(env, sample, run, tmp_path/'saving', 30)
     p.kill(); p.wait()
     assert (run/'model.pt').read_bytes() == old
-    assert torch.load(run/'model.pt', weights_only=True)['weights'].shape == (784, 1)
+    assert torch.load(run/'model.pt', weights_only=True)['params'][0].shape == (784, 1)
     r = train(sample, env, run)  # the next run tidies the dead process's temporary file away
     assert r.returncode == 0 and not list(run.glob('.*.partial'))
 
@@ -239,14 +248,14 @@ def test_ctrl_c_during_save_finishes_the_save_then_exits_130(env, run, sample, t
     out, err = p.communicate(timeout=120)
     assert p.returncode == 130 and 'Traceback' not in err and 'saved completely' in err, err
     ck = torch.load(run/'model.pt', weights_only=True)
-    assert ck['weights'].shape == (784, 1) and ck['meta']['seed'] == 3 and (run/'model.pt').read_bytes() != old
+    assert ck['params'][0].shape == (784, 1) and ck['meta']['seed'] == 3 and (run/'model.pt').read_bytes() != old
     assert not list(run.glob('.*.partial'))
 
 def test_ctrl_c_during_training_exits_130_and_keeps_the_old_run(env, run, sample, tmp_path):
     before = {p.name: p.read_bytes() for p in run.iterdir()}
     args = ['train', '--data', sample, '--epochs', '1000000', '--bs', '4', '--out', run]
     p = subprocess.Popen([str(BIN/'mnist37'), *map(str, args)], env=env, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+                         stderr=subprocess.PIPE, text=True, preexec_fn=ctrl_c_as_at_a_terminal)
     for line in p.stdout:
         if line.split()[:1] == ['3']: break  # the third epoch's row: training is under way
     p.send_signal(signal.SIGINT)

@@ -46,6 +46,12 @@ def test_no_machine_path_in_committed_outputs_or_readme():
                 assert not MACHINE_PATH.search(text), f'{nb.name} cell {i} shows {MACHINE_PATH.search(text).group()}'
     assert not MACHINE_PATH.search((ROOT/'README.md').read_text())
 
+def test_no_warnings_or_errors_in_committed_outputs():
+    for nb in NBS:
+        for i, c in enumerate(cells(nb)):
+            for o in c.get('outputs', []):
+                assert o.get('name') != 'stderr' and o['output_type'] != 'error', f'{nb.name} cell {i}: {o}'
+
 def test_all_still_gives_every_name_it_gave_before():
     ns = {}
     exec('from mnist37.all import *', ns)
