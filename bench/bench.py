@@ -42,6 +42,49 @@ def mnist37_train(data, epochs=20, lr=1., seed=42):
             TensorBatches(valid_x, valid_y), epochs=epochs)
     return h[-1]['valid_acc']
 
+def book_net(data, epochs=40, lr=0.1, seed=42):
+    "The book's simple_net: `nn.Sequential` trained by fastai's `Learner` over lists of (x, y) tuples in DataLoaders."
+    import torch
+    from fastai.data.load import DataLoader
+    import book
+    train_x, train_y, valid_x, valid_y = data
+    torch.manual_seed(seed)
+    dl = DataLoader(list(zip(train_x, train_y)), batch_size=256, shuffle=True)
+    valid_dl = DataLoader(list(zip(valid_x, valid_y)), batch_size=256)
+    return book.learner_fit(dl, valid_dl, book.simple_net(), epochs, lr)
+
+def mnist37_net(data, epochs=40, lr=0.1, seed=42):
+    "mnist37's path, as `mnist37 train --model net` runs it: `simple_net` and `fit` on `TensorBatches`."
+    import torch
+    from mnist37.nets import init_simple_net, simple_net
+    from mnist37.train import TensorBatches, fit
+    train_x, train_y, valid_x, valid_y = data
+    params = init_simple_net(30, generator=torch.Generator().manual_seed(seed))
+    h = fit(lambda xb: simple_net(xb, *params), lr, params, TensorBatches(train_x, train_y, shuffle=True, seed=seed),
+            TensorBatches(valid_x, valid_y), epochs=epochs)
+    return h[-1]['valid_acc']
+
+def floor_net(data, epochs=40, lr=0.1, seed=42):
+    "The floor for the net: the same math as a bare loop."
+    import math, torch
+    train_x, train_y, valid_x, valid_y = data
+    g = torch.Generator().manual_seed(seed)
+    u = lambda n_in, *size: ((torch.rand(size, generator=g)*2 - 1)/math.sqrt(n_in)).requires_grad_()
+    w1, b1, w2, b2 = u(784, 784, 30), u(784, 30), u(30, 30, 1), u(30, 1)
+    params, zero, n = (w1, b1, w2, b2), torch.tensor(0.), len(train_x)
+    for epoch in range(epochs):
+        perm = torch.randperm(n, generator=g)
+        for i in range(0, n, 256):
+            idx = perm[i:i+256]
+            p = ((train_x.index_select(0, idx)@w1 + b1).max(zero)@w2 + b2).sigmoid()
+            torch.where(train_y.index_select(0, idx)==1, 1-p, p).mean().backward()
+            for q in params: q.data -= q.grad*lr; q.grad.zero_()
+        with torch.no_grad():
+            accs = [((((valid_x[i:i+256]@w1 + b1).max(zero)@w2 + b2).sigmoid() > 0.5) == valid_y[i:i+256]).float().mean()
+                    for i in range(0, len(valid_x), 256)]
+            acc = round(torch.stack(accs).mean().item(), 4)
+    return acc
+
 def floor_train(data, epochs=20, lr=1., seed=42):
     "The floor: the same math as a bare loop over tensor slices, no functions, no per-batch Python beyond the step."
     import torch
@@ -79,8 +122,9 @@ def child(kind, folder, reps):
             c = cache if kind == 'load_cached' else cache/str(i)
             t = time.perf_counter(); load_mnist_sample(folder, cache_dir=c); times.append(time.perf_counter() - t)
     else:
-        train = {'train_book': book_train, 'train_mnist37': mnist37_train, 'train_floor': floor_train}[kind]
-        if kind == 'train_book':
+        train = {'train_book': book_train, 'train_mnist37': mnist37_train, 'train_floor': floor_train,
+                 'net_book': book_net, 'net_mnist37': mnist37_net, 'net_floor': floor_net}[kind]
+        if kind in ('train_book', 'net_book'):
             import book
             data = book.load(folder)
         else:
@@ -118,7 +162,8 @@ def main():
     folder = str(src.path)
     me = [sys.executable, __file__, '--folder', folder, '--reps', str(a.reps), '--child']
     rows = {}
-    for kind in ('load_book', 'load_cold', 'load_cached', 'train_book', 'train_mnist37', 'train_floor'):
+    for kind in ('load_book', 'load_cold', 'load_cached', 'train_book', 'train_mnist37', 'train_floor',
+                 'net_book', 'net_mnist37', 'net_floor'):
         out, _, rss = run(me + [kind])
         r = json.loads(out.strip().splitlines()[-1])
         rows[kind] = (statistics.median(r['times']), r['acc'], rss)
@@ -144,6 +189,10 @@ def main():
     print(f'| 20 epochs, training (s) | {tb[0]:.3f} | {tm[0]:.3f} | {tf[0]:.3f} | {tb[0]/tm[0]:.1f}× | {tm[0]/tf[0]:.2f}× |')
     print(f'| final valid accuracy | {tb[1]} | {tm[1]} | {tf[1]} | | |')
     print(f'| peak memory, training process (MB) | {tb[2]:.0f} | {tm[2]:.0f} | {tf[2]:.0f} | | |')
+    nb, nm, nf = rows['net_book'], rows['net_mnist37'], rows['net_floor']
+    print(f'| simple_net, 40 epochs at lr 0.1 (s): `Learner` vs `fit` | {nb[0]:.3f} | {nm[0]:.3f} | {nf[0]:.3f} | '
+          f'{nb[0]/nm[0]:.1f}× | {nm[0]/nf[0]:.2f}× |')
+    print(f'| simple_net final valid accuracy | {nb[1]} | {nm[1]} | {nf[1]} | | |')
     pb, pm = procs['process_book'], procs['process_mnist37']
     print(f'| whole process: load + 20 epochs, imports included (s) | {pb[0]:.2f} | {pm[0]:.2f} (`mnist37 train`, 2nd run) '
           f'| | {pb[0]/pm[0]:.1f}× | |')
