@@ -111,7 +111,7 @@ def predict_digits(x:torch.Tensor, # images as rows of 784 values, shape (n, 784
     "`(digit, p)` for each row of `x` with the linear model: 3 or 7, and the model's probability for that digit."
     with torch.no_grad(): return score_digits(linear1(x, weights, bias))
 
-# %% ../nbs/93_cli.ipynb #db9762d5
+# %% ../nbs/93_cli.ipynb #a5fcb237
 @contextmanager
 def _sigint_deferred():
     "Hold back Ctrl-C (SIGINT) inside the block; raise `KeyboardInterrupt` after it if one came."
@@ -147,7 +147,7 @@ def save_run(out:Path, # the --out folder
     out = check_writable_dir(out)
     for stale in out.glob('.*.partial'): stale.unlink()  # left by a process killed while writing
     if kind == 'linear': picture = 'weights.png', plot_weights(params[0], init=None if init is None else init[0])
-    else: picture = 'units.png', plot_units(params[0])
+    else: picture = 'units.png', plot_units(params[0], init=None if init is None else init[0])
     curves = plot_history(history)
     with _sigint_deferred():
         atomic_write(out/'metrics.csv', lambda f: f.write(_metrics_csv(history)))

@@ -78,18 +78,21 @@ def plot_curves(histories:dict, # {model name: history from `fit`}
     fig.tight_layout()
     return fig
 
-# %% ../nbs/92_plots.ipynb #80ba864e
+# %% ../nbs/92_plots.ipynb #e34deaef
 def plot_units(w1, # first-layer weights, shape (784, n_units)
+               init=None, # the weights before training: then each picture shows `w1 - init`
                ncols:int=10, # pictures per row
               )->matplotlib.figure.Figure:
-    "Each hidden unit's 784 input weights as a 28×28 diverging heatmap, in a grid."
+    "Each hidden unit's 784 input weights (or what training changed in them) as a 28×28 diverging heatmap, in a grid."
     w1 = torch.as_tensor(w1).detach().cpu().reshape(784, -1)
+    if init is not None: w1 = w1 - torch.as_tensor(init).detach().cpu().reshape(784, -1)
     n = w1.shape[1]
     nrows = -(-n//ncols)
     fig, axs = plt.subplots(nrows, ncols, figsize=(ncols*0.9, nrows*0.95), squeeze=False)
     for i, ax in enumerate(axs.flat):
         if i < n: _heatmap(ax, w1[:, i], f'unit {i}')
         else: ax.axis('off')
-    fig.suptitle('hidden units: red pushes the unit up, blue down', fontsize=10)
+    what = 'what training changed in each hidden unit' if init is not None else 'hidden units'
+    fig.suptitle(f'{what}: red pushes the unit up, blue down', fontsize=10)
     fig.tight_layout()
     return fig
