@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['CHECKPOINT', 'MODELS', 'save_model', 'load_model', 'save_checkpoint', 'load_checkpoint', 'prepare_image',
-           'score_digits', 'predict_digits', 'save_run', 'train', 'predict', 'compare', 'build_parser', 'main']
+           'score_digits', 'predict_digits', 'save_run', 'train', 'predict', 'compare', 'check', 'build_parser', 'main']
 
 # %% ../nbs/93_cli.ipynb #6057ffb1
 import argparse, csv, io, json, math, signal, sys, time
@@ -276,7 +276,34 @@ def compare(data=None, # a folder in MNIST_SAMPLE layout or a .tgz of one (defau
     print(f'saved compare.csv, compare.png in {out}')
     return rows
 
-# %% ../nbs/93_cli.ipynb #bac7a09e
+# %% ../nbs/93_cli.ipynb #8e94d6ce
+def _import_file(path:Path):
+    "The module made by running the Python file `path`, or `Mnist37Error` naming the line that failed."
+    import importlib.util, traceback
+    spec = importlib.util.spec_from_file_location(f'mnist37_check_{path.stem}', path)
+    module = importlib.util.module_from_spec(spec)
+    try: spec.loader.exec_module(module)
+    except SyntaxError as e:
+        raise Mnist37Error(f'{path} line {e.lineno}: SyntaxError: {e.msg}: fix it and run mnist37 check again') from None
+    except Exception as e:
+        lines = [fr.lineno for fr in traceback.extract_tb(e.__traceback__) if Path(fr.filename) == path]
+        raise Mnist37Error(f'{path} line {lines[-1] if lines else "?"}: {type(e).__name__}: {e}: the file must import '
+                           'without errors before its functions can be checked') from None
+    return module
+
+def check(file:Path # a Python file defining some of the chapter's functions
+         )->bool:
+    "Run the checker of every chapter function that `file` defines; print a line for each. True if all passed."
+    from mnist37.exercises import CHECKERS, try_it  # only here: nothing else needs the checkers
+    path = Path(file)
+    if not path.is_file(): raise Mnist37Error(f'{path} does not exist: give the .py file with your functions')
+    module = _import_file(path.absolute())
+    mine = {n: getattr(module, n) for n in CHECKERS
+            if callable(getattr(module, n, None)) and getattr(getattr(module, n), '__module__', None) == module.__name__}
+    if not mine: raise Mnist37Error(f'{path} defines none of the chapter\'s functions: write one of {", ".join(CHECKERS)}')
+    return all([try_it(f, n) for n, f in mine.items()])
+
+# %% ../nbs/93_cli.ipynb #9fe4cad0
 class _Parser(argparse.ArgumentParser):
     "An ArgumentParser whose usage errors are one line: what is wrong, and where to read more."
     def error(self, message):
@@ -307,12 +334,12 @@ class _Help(argparse.ArgumentDefaultsHelpFormatter):
         return action.help if action.nargs == 0 or action.default is None else super()._get_help_string(action)
 
 def build_parser()->argparse.ArgumentParser:
-    "The `mnist37` command line: `train`, `predict` and `compare`."
+    "The `mnist37` command line: `train`, `predict`, `compare` and `check`."
     fmt = _Help
     p = _Parser(prog='mnist37', description='Train and use the 3-vs-7 MNIST classifier from the mnist37 notebooks.',
                 formatter_class=fmt)
     p.add_argument('--version', action='version', version=f'mnist37 {mnist37.__version__}')
-    sub = p.add_subparsers(dest='command', required=True, metavar='{train,predict,compare}', parser_class=_Parser)
+    sub = p.add_subparsers(dest='command', required=True, metavar='{train,predict,compare,check}', parser_class=_Parser)
     t = sub.add_parser('train', help='train the classifier and save it with its metrics and figures', formatter_class=fmt,
                        description='Train linear1 (or simple_net) with SGD, print a table per epoch, and save the run into --out.')
     t.add_argument('--model', choices=list(MODELS), default='linear',
@@ -342,9 +369,14 @@ def build_parser()->argparse.ArgumentParser:
     c.add_argument('--out', type=Path, default=Path('mnist37-compare'), help='folder for compare.csv and compare.png')
     c.add_argument('--no-download', dest='download', action='store_false',
                    help="don't try fastai's download of MNIST_SAMPLE before the embedded default")
+    k = sub.add_parser('check', help="check your own versions of the chapter's functions", formatter_class=fmt,
+                       description="Import FILE and run the checker of every chapter function it defines: one line each, "
+                                   'exit status 0 when all pass.')
+    k.add_argument('file', type=Path, help='a Python file defining some of init_params, linear1, mnist_loss, calc_grad, '
+                   'train_epoch, batch_accuracy, validate_epoch, mnist_distance, BasicOptim, simple_net')
     return p
 
-# %% ../nbs/93_cli.ipynb #02d9e03d
+# %% ../nbs/93_cli.ipynb #bc035cd0
 def main(argv:list=None # arguments (default: sys.argv[1:])
         )->int:
     "Run the `mnist37` command line; return its exit status."
@@ -355,6 +387,7 @@ def main(argv:list=None # arguments (default: sys.argv[1:])
                   download=args.download, model=args.model)
         elif args.command == 'compare':
             compare(args.data, args.out, args.seed, progress=sys.stdout.isatty(), download=args.download)
+        elif args.command == 'check': return 0 if check(args.file) else 1
         else: predict(args.model, args.images, as_json=args.json)
         return 0
     except Mnist37Error as e:

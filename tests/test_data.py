@@ -53,7 +53,8 @@ def test_real_sample_numbers(real_tgz, tmp_path):
     assert (len(tx), int(ty.sum()), len(vx), int(vy.sum())) == (6131 + 6265, 6131, 1010 + 1028, 1010)
 
 def test_import_leaves_out_torchvision_fastai_vision_fastbook_matplotlib(offline_env):
-    out = py("import sys, mnist37, mnist37.data, mnist37.model, mnist37.train, mnist37.checks, mnist37.cli\n"
+    out = py("import sys, mnist37, mnist37.data, mnist37.model, mnist37.train, mnist37.checks, mnist37.cli, mnist37.sources, "
+             "mnist37.baseline, mnist37.optim, mnist37.nets, mnist37.exercises, mnist37.all\n"
              "print([m for m in ('torchvision', 'fastai.vision', 'fastbook', 'matplotlib') if m in sys.modules])",
              offline_env)
     assert out.strip() == '[]'
@@ -62,4 +63,8 @@ def test_every_function_imports_from_its_module(offline_env):
     py("from mnist37.model import init_params, linear1, mnist_loss\n"
        "from mnist37.train import calc_grad, train_epoch, batch_accuracy, validate_epoch, fit, TensorBatches\n"
        "from mnist37.data import find_mnist_sample, load_mnist_sample, fastai_dls\n"
+       "from mnist37.baseline import mnist_distance, is_3, mean_digits, pixel_similarity\n"
+       "from mnist37.optim import BasicOptim, train_epoch_opt, fit_opt\n"
+       "from mnist37.nets import simple_net, init_simple_net, torch_simple_net\n"
+       "from mnist37.exercises import NotYet, try_it, check_mnist_loss\n"
        "from mnist37.all import *; assert fit and find_mnist_sample", offline_env)
