@@ -5,13 +5,14 @@
 # %% auto #0
 __all__ = ['CHECKERS', 'NotYet', 'NotWritten', 'check_init_params', 'check_linear1', 'check_mnist_loss', 'check_calc_grad',
            'check_train_epoch', 'check_batch_accuracy', 'check_validate_epoch', 'check_mnist_distance',
-           'check_basic_optim', 'check_simple_net', 'try_it']
+           'check_basic_optim', 'check_simple_net', 'check_softmax', 'check_cross_entropy', 'try_it']
 
-# %% ../nbs/06_exercises.ipynb #349465fe
+# %% ../nbs/06_exercises.ipynb #fbafb9d5
 import math
 from functools import partial
 import torch
 from .baseline import mnist_distance as _mnist_distance
+from .digits import cross_entropy as _cross_entropy, softmax as _softmax
 from .model import init_params as _init_params, linear1 as _linear1, mnist_loss as _mnist_loss
 from .nets import simple_net as _simple_net
 from .train import batch_accuracy as _batch_accuracy, calc_grad as _calc_grad, validate_epoch as _validate_epoch
@@ -328,11 +329,64 @@ def check_simple_net(f # your `simple_net(xb, w1, b1, w2, b2)`
         n += 1
     return _passed(name, n)
 
-# %% ../nbs/06_exercises.ipynb #4bd25809
+# %% ../nbs/06_exercises.ipynb #22379003
+def check_softmax(f # your `softmax(x)`
+                 )->bool:
+    "Check `f` against `softmax`: rows adding up to 1, the values, large scores without overflow."
+    name, n, g = 'softmax', 0, torch.Generator().manual_seed(11)
+    for x in (torch.randn(4, 10, generator=g)*3, torch.randn(1, 10, generator=g), torch.tensor([[1000., 999., 0.], [-5., 0., 5.]])):
+        out, want = _call(name, f, x), _softmax(x)
+        if isinstance(out, torch.Tensor) and out.isnan().any():
+            raise NotYet('softmax gave nan for scores like 1000: exp(1000) overflows to infinity. Hint: subtract each '
+                         "row's largest score first, which changes nothing else (08 All ten digits, obstacle 2).")
+        if isinstance(out, torch.Tensor) and out.shape == x.shape and len(x) > 1 and _same(out.sum(0), torch.ones(x.shape[1])):
+            raise NotYet('softmax normalised each column instead of each row: the ten probabilities of one image should '
+                         'add up to 1. Hint: sum over the last axis, .sum(-1, keepdim=True).')
+        if not _same(out, want):
+            raise NotYet(f'softmax gave values that are not exp(x)/exp(x).sum() row by row (shape {tuple(getattr(out, "shape", ()))}). '
+                         'Hint: e = (x - x.max(-1, keepdim=True).values).exp(); e/e.sum(-1, keepdim=True).')
+        n += 1
+    return _passed(name, n)
+
+# %% ../nbs/06_exercises.ipynb #4ad3ce2d
+def check_cross_entropy(f # your `cross_entropy(scores, targets)`
+                       )->bool:
+    "Check `f` against `cross_entropy`: values, gradients, large scores, and the usual slips."
+    name, n, g = 'cross_entropy', 0, torch.Generator().manual_seed(12)
+    cases = [(torch.randn(6, 10, generator=g)*2, torch.randint(0, 10, (6,), generator=g)),
+             (torch.randn(1, 10, generator=g), torch.tensor([4])),
+             (torch.tensor([[1000., 0., 0.], [0., 1000., 0.]]), torch.tensor([1, 1]))]
+    for scores, targets in cases:
+        s = scores.clone().requires_grad_()
+        out, want = _call(name, f, s, targets), _cross_entropy(scores, targets)
+        logp = torch.log_softmax(scores, -1)
+        if isinstance(out, torch.Tensor) and (out.isnan().any() or out.isinf().any()):
+            raise NotYet('cross_entropy gave nan or infinity for scores like 1000: exp overflowed. Hint: compute the log of '
+                         'the softmax as x - max - log(sum(exp(x - max))) (08 All ten digits, obstacle 3).')
+        if not _same(out, want, 1e-4):
+            if _same(out, want*len(targets), 1e-4) and len(targets) > 1:
+                raise NotYet('cross_entropy summed over the batch instead of taking the mean, so the loss, and the step, '
+                             'grow with the batch size. Hint: .mean().')
+            if _same(out, -logp.mean(), 1e-4) or any(_same(out, -logp[:, c].mean(), 1e-4) for c in range(scores.shape[1])):
+                raise NotYet('cross_entropy took the log probability of the wrong class: it should use, for each image, '
+                             'the probability of its own target. Hint: log_softmax(scores)[torch.arange(n), targets].')
+            raise NotYet(f'cross_entropy gave {out} where mnist37 gives {float(want):.4f}. Hint: the mean of '
+                         '-log(softmax probability of the right class).')
+        out.backward()
+        r = scores.clone().requires_grad_()
+        _cross_entropy(r, targets).backward()
+        if s.grad is None or not _same(s.grad, r.grad, 1e-5):
+            raise NotYet('cross_entropy has the right value but not the right gradient. Hint: use torch operations on the '
+                         'scores, so that autograd can follow.')
+        n += 1
+    return _passed(name, n)
+
+# %% ../nbs/06_exercises.ipynb #e6b8a65c
 CHECKERS = {'init_params': check_init_params, 'linear1': check_linear1, 'mnist_loss': check_mnist_loss,
             'calc_grad': check_calc_grad, 'train_epoch': check_train_epoch, 'batch_accuracy': check_batch_accuracy,
             'validate_epoch': check_validate_epoch, 'mnist_distance': check_mnist_distance,
-            'BasicOptim': check_basic_optim, 'simple_net': check_simple_net}
+            'BasicOptim': check_basic_optim, 'simple_net': check_simple_net, 'softmax': check_softmax,
+            'cross_entropy': check_cross_entropy}
 
 def try_it(f, # your function (or class, for BasicOptim)
            name:str=None, # which of the chapter's functions it is (default: its own name)

@@ -5,10 +5,11 @@
 # %% auto #0
 __all__ = ['BasicOptim', 'train_epoch_opt', 'fit_opt']
 
-# %% ../nbs/04_optimizer.ipynb #00743374
+# %% ../nbs/04_optimizer.ipynb #07af68cb
 from functools import partial
 import torch
-from .train import calc_grad, fit
+from .model import mnist_loss
+from .train import batch_accuracy, calc_grad, fit
 
 # %% ../nbs/04_optimizer.ipynb #7055fa81
 class BasicOptim:
@@ -25,15 +26,16 @@ class BasicOptim:
         "Forget the gradients, so that the next `backward()` starts from nothing."
         for p in self.params: p.grad = None
 
-# %% ../nbs/04_optimizer.ipynb #51fbce0a
+# %% ../nbs/04_optimizer.ipynb #b57dc25e
 def train_epoch_opt(model, # called as `model(xb)`; its parameters are the optimizer's
                     opt, # has `step()` and `zero_grad()`, e.g. `BasicOptim`
                     dl, # yields `(xb, yb)` batches
+                    loss_func=mnist_loss, # the loss to follow
                    )->float:
     "One pass over `dl`: gradients, `opt.step()`, `opt.zero_grad()` per batch; returns the mean training loss."
     total, n = 0., 0
     for xb, yb in dl:
-        loss = calc_grad(xb, yb, model)
+        loss = calc_grad(xb, yb, model, loss_func)
         opt.step()
         opt.zero_grad()
         total += loss.item()*len(xb)
@@ -45,6 +47,8 @@ def fit_opt(model, # called as `model(xb)`
             dl, valid_dl, # training and validation batches
             epochs:int=20, # passes over the training data
             on_epoch=None, # called with each epoch's row as it is made
+            loss_func=mnist_loss, metric=batch_accuracy, # the loss to follow and the accuracy to report
            )->list:
     "`fit`, with `train_epoch_opt` doing each epoch's training."
-    return fit(model, opt.lr, opt.params, dl, valid_dl, epochs, on_epoch, train_one=partial(train_epoch_opt, model, opt, dl))
+    return fit(model, opt.lr, opt.params, dl, valid_dl, epochs, on_epoch,
+               train_one=partial(train_epoch_opt, model, opt, dl, loss_func), metric=metric)

@@ -12,13 +12,14 @@ import torch
 from .checks import Mnist37Error
 from .model import linear1, mnist_loss
 
-# %% ../nbs/03_training.ipynb #3648fae7
+# %% ../nbs/03_training.ipynb #03826418
 def calc_grad(xb:torch.Tensor, # a batch of images
               yb:torch.Tensor, # their targets
               model, # called as `model(xb)`, returns scores
+              loss_func=mnist_loss, # the loss (the ten-digit notebook passes another one)
              )->torch.Tensor:
     "Forward pass, `mnist_loss`, and `backward()`: adds the gradients to each parameter's `.grad`; returns the loss."
-    loss = mnist_loss(model(xb), yb)
+    loss = loss_func(model(xb), yb)
     loss.backward()
     return loss
 
@@ -48,13 +49,14 @@ def batch_accuracy(xb:torch.Tensor, # the model's scores for a batch
     correct = (preds>0.5) == yb
     return correct.float().mean()
 
-# %% ../nbs/03_training.ipynb #9b041eb4
+# %% ../nbs/03_training.ipynb #41b0e707
 def validate_epoch(model, # called as `model(xb)`
                    valid_dl, # yields `(xb, yb)` validation batches
+                   metric=batch_accuracy, # the accuracy of a batch (the ten-digit notebook passes another one)
                   )->float:
     "Mean of the batch accuracies over `valid_dl`, rounded to 4 places."
     with torch.no_grad():
-        accs = [batch_accuracy(model(xb), yb) for xb, yb in valid_dl]
+        accs = [metric(model(xb), yb) for xb, yb in valid_dl]
     return round(torch.stack(accs).mean().item(), 4)
 
 # %% ../nbs/03_training.ipynb #0c6dcaa9
@@ -80,7 +82,7 @@ class TensorBatches:
             b = idx[i:i+self.bs]
             yield self.x.index_select(0, b), self.y.index_select(0, b)
 
-# %% ../nbs/03_training.ipynb #0e537885
+# %% ../nbs/03_training.ipynb #0f47d6c2
 def fit(model, # called as `model(xb)`; its parameters are `params`
         lr:float, # learning rate
         params, # the tensors to update
@@ -89,6 +91,7 @@ def fit(model, # called as `model(xb)`; its parameters are `params`
         epochs:int=20, # passes over the training data
         on_epoch=None, # called with each epoch's row as it is made
         train_one=None, # one epoch of training that returns its mean loss (default: `train_epoch(model, lr, params, dl)`)
+        metric=batch_accuracy, # the accuracy of a batch, for `validate_epoch`
        )->list:
     "Train for `epochs` epochs; a list of dicts: epoch, train_loss, valid_acc, seconds."
     history = []
@@ -98,7 +101,7 @@ def fit(model, # called as `model(xb)`; its parameters are `params`
         if not math.isfinite(loss):
             raise Mnist37Error(f'training stopped at epoch {epoch}: the loss became {loss} because the learning rate '
                                f'{lr} is too large for this model; try a smaller --lr, such as 1.0')
-        row = dict(epoch=epoch, train_loss=loss, valid_acc=validate_epoch(model, valid_dl),
+        row = dict(epoch=epoch, train_loss=loss, valid_acc=validate_epoch(model, valid_dl, metric),
                    seconds=time.perf_counter() - start)
         history.append(row)
         if on_epoch: on_epoch(row)

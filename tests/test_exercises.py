@@ -46,9 +46,9 @@ def test_stub_notebook_holds_no_solutions_and_says_not_yet_written():
     nb = json.loads((ROOT/'nbs'/'07_your_turn.ipynb').read_text())
     code = [''.join(c['source']) for c in nb['cells'] if c['cell_type'] == 'code']
     defs = [d for src in code for d in ast.walk(ast.parse(src)) if isinstance(d, ast.FunctionDef)]
-    assert len(defs) == 12  # nine functions and BasicOptim's three methods
+    assert len(defs) == 14  # eleven functions and BasicOptim's three methods
     for d in defs: assert ast.unparse(d.body[-1]) == 'raise NotImplementedError' and len(d.body) == 1, d.name
     printed = [''.join(o.get('text', '')) for c in nb['cells'] for o in c.get('outputs', [])]
     assert sorted(p.split(':')[0] for p in printed if p.startswith('…')) == sorted(
         f'… {n}' for n in ('init_params', 'linear1', 'mnist_loss', 'calc_grad', 'train_epoch', 'batch_accuracy',
-                           'validate_epoch', 'mnist_distance', 'BasicOptim', 'simple_net'))
+                           'validate_epoch', 'mnist_distance', 'BasicOptim', 'simple_net', 'softmax', 'cross_entropy'))
