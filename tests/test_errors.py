@@ -1,8 +1,8 @@
-"""Bad input, no network, interrupted runs (issue 6): one clear line, the right exit status, nothing lost.
+"""Bad input, no network, interrupted runs (issues 6 and 14): one clear line, the right exit status, nothing lost.
 
 Each test builds its own bad input and runs the real `mnist37` command; `mnist37()` asserts no traceback was printed.
 """
-import gzip, io, os, signal, subprocess, sys, tarfile, time
+import gzip, io, json, os, signal, struct, subprocess, sys, tarfile, time, warnings, zlib
 from pathlib import Path
 import numpy as np, pytest, torch
 from PIL import Image
@@ -83,6 +83,27 @@ def test_predict_unreadable_image(env, sample, tmp_path):
     fails(mnist37('predict', tmp_path/'run', tmp_path/'x.png', env=env), 1, 'x.png is not a readable image')
     fails(mnist37('predict', tmp_path/'run', tmp_path/'gone.png', env=env), 1, 'gone.png does not exist')
 
+def png_of_zeros(path, w, h):
+    "A valid 1-bit PNG of w×h black pixels, written a row at a time: a decompression bomb when w×h is large."
+    chunk = lambda kind, data: struct.pack('>I', len(data)) + kind + data + struct.pack('>I', zlib.crc32(kind + data))
+    z, row = zlib.compressobj(9), bytes(1 + (w + 7)//8)
+    idat = b''.join(z.compress(row) for _ in range(h)) + z.flush()
+    path.write_bytes(b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', w, h, 1, 0, 0, 0, 0))
+                     + chunk(b'IDAT', idat) + chunk(b'IEND', b''))
+    return path
+
+@pytest.mark.parametrize('w,h,said', [(16_000, 16_000, 'an image of 256 million pixels'),  # PIL's own bomb check
+                                      (9_000, 7_000, 'an image of 9000x7000 pixels (63 million)')])  # ours
+def test_image_bomb_is_refused_in_predict_and_in_training_data(env, run, sample, tmp_path, w, h, said):
+    bomb = png_of_zeros(tmp_path/'bomb.png', w, h)
+    assert bomb.stat().st_size < 300_000
+    fails(mnist37('predict', run, sample/'valid'/'3'/'0.png', bomb, env=env), 1, f'{bomb} is {said}',
+          'more than the 50 million mnist37 reads', 'crop or shrink it')
+    png_of_zeros(sample/'train'/'7'/'2.png', w, h)
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    fails(train(sample, env, run), 1, f"{sample/'train'/'7'/'2.png'} is {said}")
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+
 # archives
 def cache_entries(env):
     "What is in the cache, but for the (possibly new, empty) folder that extracted archives go into."
@@ -115,6 +136,44 @@ def test_broken_tgz_leaves_no_half_extracted_folder(env, sample, tmp_path, kind)
     fails(train(tgz, env, tmp_path/'run'), 1, 'sample.tgz is not a complete .tgz archive')
     assert cache_entries(env) == before
     fails(train(tgz, env, tmp_path/'run'), 1, 'not a complete .tgz archive')  # and still refused the second time
+
+def cache_bytes(env):
+    return sum(p.stat().st_size for p in Path(env['MNIST37_CACHE']).rglob('*') if p.is_file())
+
+class Zeros(io.RawIOBase):
+    "A file of `n` zero bytes, read without holding them in memory."
+    def __init__(self, n): self.left = n
+    def readable(self): return True
+    def readinto(self, b):
+        k = min(len(b), self.left); b[:k] = bytes(k); self.left -= k
+        return k
+
+def test_archive_bomb_writes_nothing(env, sample, tmp_path):
+    "A 300 MB member compressed about 1000 times, as in issue 14: refused from its header, before anything is written."
+    tgz = tmp_path/'bomb.tgz'
+    with tarfile.open(tgz, 'w:gz', compresslevel=1) as tf:
+        for d in LAYOUT: tf.add(sample/d, arcname=f'mnist_sample/{d}')
+        info = tarfile.TarInfo('mnist_sample/train/3/big.png'); info.size = 300 * 2**20
+        tf.addfile(info, io.BufferedReader(Zeros(info.size)))
+    assert tgz.stat().st_size < 3_000_000
+    before, size = cache_entries(env), cache_bytes(env)
+    fails(train(tgz, env, tmp_path/'run'), 1, "bomb.tgz has a member 'mnist_sample/train/3/big.png' of 314,572,800 bytes",
+          'more than the 10,485,760', 'refusing to extract it')
+    assert (cache_entries(env), cache_bytes(env)) == (before, size) and not (tmp_path/'run').exists()
+
+def test_archive_of_many_empty_members_is_refused(env, tmp_path):
+    tgz = tmp_path/'many.tgz'
+    with tarfile.open(tgz, 'w:gz') as tf:
+        for i in range(200_001): tf.addfile(tarfile.TarInfo(f'mnist_sample/train/3/{i}.png'))
+    before = cache_entries(env)
+    fails(train(tgz, env, tmp_path/'run'), 1, 'many.tgz holds more than 200,000 members')
+    assert cache_entries(env) == before
+
+def test_archive_without_the_layout_is_not_kept_in_the_cache(env, tmp_path):
+    tgz = tgz_with(tmp_path/'notes.tgz', {'notes/a.txt': b'hello'})
+    before, size = cache_entries(env), cache_bytes(env)
+    fails(train(tgz, env, tmp_path/'run'), 1, 'has no train/3')
+    assert (cache_entries(env), cache_bytes(env)) == (before, size)
 
 # no network
 def test_no_network_no_data_uses_the_embedded_default(offline_env, tmp_path):
@@ -179,6 +238,59 @@ def test_checkpoint_with_pickled_code_is_refused_and_not_run(env, run, sample, t
     subprocess.run([sys.executable, '-c', code], check=True)
     fails(mnist37('predict', tmp_path/'evil.pt', sample/'valid'/'3'/'0.png', env=env), 1, 'not a readable mnist37 checkpoint')
     assert not marker.exists()
+
+def checkpoint(path, kind, params):
+    torch.save({'format': 'mnist37', 'model': kind, 'params': params, 'meta': {'valid_acc': [float('nan')]}}, path)
+    return path
+
+def strict_json(text):
+    "Parse `text` as JSON as the standard defines it: NaN and Infinity are not JSON."
+    def refuse(name): raise ValueError(f'{name} is not JSON')
+    return json.loads(text, parse_constant=refuse)
+
+@pytest.mark.parametrize('how,said', [('nan', 'with 1 of its 784 weights NaN or infinite'),
+                                      ('inf', 'with 784 of its 784 weights NaN or infinite'),
+                                      ('int64', 'parameter 1 of 2 as int64 values'),
+                                      ('huge', 'a score too large to be a number')])
+@pytest.mark.parametrize('as_json', [False, True])
+def test_checkpoint_that_cannot_predict_is_refused(env, sample, tmp_path, how, said, as_json):
+    w = torch.zeros(784, 1)
+    if how == 'nan': w[7] = float('nan')
+    if how == 'inf': w[:] = float('-inf')
+    if how == 'int64': w = w.long()
+    if how == 'huge': w[:] = 3e38
+    ck = checkpoint(tmp_path/f'{how}.pt', 'linear', [w, torch.zeros(1)])
+    r = mnist37('predict', ck, sample/'valid'/'3'/'0.png', *(['--json'] if as_json else []), env=env)
+    fails(r, 1, ck.name, said)
+    assert r.stdout == ''
+
+@pytest.mark.parametrize('how', ['float64', 'float16', 'sparse', 'sparse_csr'])
+def test_checkpoint_of_other_float_type_or_sparse_predicts_silently(env, sample, tmp_path, how):
+    g = torch.Generator().manual_seed(0)
+    w, b = torch.randn(784, 1, generator=g), torch.randn(1, generator=g)
+    plain = checkpoint(tmp_path/'plain.pt', 'linear', [w, b])
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')  # torch warns, here in the test, that its compressed sparse layout is in beta
+        other = {'float64': w.double(), 'float16': w.half(), 'sparse': w.to_sparse(), 'sparse_csr': w.to_sparse_csr()}[how]
+    ck = checkpoint(tmp_path/f'{how}.pt', 'linear', [other, b])
+    img = sample/'valid'/'3'/'0.png'
+    r, r0 = (mnist37('predict', c, img, '--json', env=env) for c in (ck, plain))
+    assert r.returncode == 0 and r.stderr == '', r.stderr  # no torch warning reaches the user
+    got, want = strict_json(r.stdout)[0], strict_json(r0.stdout)[0]
+    assert got['digit'] == want['digit'] and abs(got['p'] - want['p']) < (1e-2 if how == 'float16' else 1e-4)
+
+def test_predict_json_is_valid_for_every_model_kind(env, sample, tmp_path):
+    from mnist37.cli import MODELS, save_model
+    g = torch.Generator().manual_seed(0)
+    img = sample/'valid'/'3'/'0.png'
+    for kind in MODELS:
+        ck = save_model(tmp_path/f'{kind}.pt', kind, MODELS[kind]['init'](g), {'valid_acc': [float('nan')]})
+        r = mnist37('predict', ck, img, '--json', env=env)
+        assert r.returncode == 0 and r.stderr == '', r.stderr
+        out = strict_json(r.stdout)[0]
+        assert out['model'] == kind and out['digit'] in MODELS[kind]['classes'] and 0 <= out['p'] <= 1
+        r = mnist37('predict', ck, img, env=env)  # and the text output says nothing about a NaN accuracy
+        assert r.returncode == 0 and 'nan' not in r.stdout and r.stdout.startswith(f'model: {kind} ('), r.stdout
 
 # command-line values
 @pytest.mark.parametrize('args,said', [(('--lr', '0'), 'learning rate'), (('--lr', '-1'), 'learning rate'),
