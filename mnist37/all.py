@@ -5,8 +5,8 @@
 # %% auto #0
 __all__ = []
 
-# %% ../nbs/index.ipynb #81e09e51
-from . import baseline, checks, data, model, nets, optim, sources, train
+# %% ../nbs/index.ipynb #ea6612f5
+from . import baseline, checks, data, digits, model, nets, optim, prepare, sources, train
 from .checks import *
 from .sources import *
 from .data import *
@@ -15,5 +15,7 @@ from .model import *
 from .train import *
 from .optim import *
 from .nets import *
+from .digits import *
+from .prepare import *
 __all__ = (checks.__all__ + sources.__all__ + data.__all__ + baseline.__all__ + model.__all__ + train.__all__
-           + optim.__all__ + nets.__all__)  # every module's public names, but the command line's
+           + optim.__all__ + nets.__all__ + digits.__all__ + prepare.__all__)  # every module's public names, but the command line's and the exercises'
