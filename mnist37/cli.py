@@ -242,7 +242,7 @@ def train(data=None, # a folder in MNIST_SAMPLE layout or a .tgz of one (default
     print(f"valid accuracy: {history[-1]['valid_acc']:.4f}")
     return history
 
-# %% ../nbs/93_cli.ipynb #54be43d0
+# %% ../nbs/93_cli.ipynb #adafc178
 def _show_path(show:Path)->Path:
     show = Path(show)
     if not show.parent.is_dir():
@@ -278,7 +278,8 @@ def predict(model:Path, # a checkpoint, or an --out folder holding model.pt
         print(json.dumps([dict(path=p, digit=d, p=round(pr, 4), model=kind, **({} if q is None else {'probs': [round(float(v), 4) for v in q]}))
                           for (p, d, pr), q in zip(res, probs)], allow_nan=False))  # NaN is not JSON: never print it
     else:
-        acc = meta.get('valid_acc', [None])[-1] if isinstance(meta, dict) else None
+        accs = meta.get('valid_acc') if isinstance(meta, dict) else None  # what the checkpoint says of itself, if anything
+        acc = accs[-1] if isinstance(accs, list) and accs else None
         known = isinstance(acc, float) and math.isfinite(acc)
         print(f"model: {kind} ({MODELS[kind]['what']})" + (f', valid accuracy {acc:.4f}' if known else ''))
         for p, d, pr in res: print(f'{p}: {d} (p={pr:.2f})')

@@ -375,3 +375,11 @@ def test_ctrl_c_during_training_exits_130_and_keeps_the_old_run(env, run, sample
     assert p.returncode == 130, err
     assert err.strip() == 'mnist37: interrupted; nothing new was saved and files already in --out are unchanged'
     assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+
+@pytest.mark.parametrize('meta', [{'valid_acc': []}, {'valid_acc': 0.5}, {'valid_acc': ['x']}, [], 'notes'])
+def test_predict_with_odd_metadata_in_a_checkpoint(env, sample, tmp_path, meta):
+    "Metadata is for people: whatever a checkpoint says of itself, predict still predicts and prints no accuracy it has not got."
+    from mnist37.cli import MODELS, save_model
+    ck = save_model(tmp_path/'m.pt', 'linear', MODELS['linear']['init'](torch.Generator().manual_seed(0)), meta)
+    r = mnist37('predict', ck, sample/'valid'/'3'/'0.png', env=env)
+    assert r.returncode == 0 and r.stdout.splitlines()[0] == 'model: linear (linear1, one weight per pixel)', r.stderr
