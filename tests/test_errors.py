@@ -100,9 +100,9 @@ def test_image_bomb_is_refused_in_predict_and_in_training_data(env, run, sample,
     fails(mnist37('predict', run, sample/'valid'/'3'/'0.png', bomb, env=env), 1, f'{bomb} is {said}',
           'more than the 50 million mnist37 reads', 'crop or shrink it')
     png_of_zeros(sample/'train'/'7'/'2.png', w, h)
-    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    before, cached = {p.name: p.read_bytes() for p in run.iterdir()}, cache_entries(env)
     fails(train(sample, env, run), 1, f"{sample/'train'/'7'/'2.png'} is {said}")
-    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before and cache_entries(env) == cached
 
 # archives
 def cache_entries(env):
