@@ -43,7 +43,7 @@ def test_check_a_file_that_does_not_import(env, tmp_path):
     assert r.returncode == 1 and 'nowhere.py does not exist' in r.stderr
 
 def test_stub_notebook_holds_no_solutions_and_says_not_yet_written():
-    nb = json.loads((ROOT/'nbs'/'07_your_turn.ipynb').read_text())
+    nb = json.loads((ROOT/'nbs'/'10_your_turn.ipynb').read_text())
     code = [''.join(c['source']) for c in nb['cells'] if c['cell_type'] == 'code']
     defs = [d for src in code for d in ast.walk(ast.parse(src)) if isinstance(d, ast.FunctionDef)]
     assert len(defs) == 14  # eleven functions and BasicOptim's three methods

@@ -18,7 +18,7 @@ SHOTS = ROOT/'tools'/'pages'  # screenshots (git-ignored)
 # The figures a reader should see in each notebook, at the least: one digit, a grid of digits and the mean digits
 # (00); the sigmoid (02); the training curves and the learned weights (03); the helpers' examples (92). Index shows a
 # saved figure (a linked image, not an output).
-FIGURES = {'00_data.ipynb': 3, '02_model.ipynb': 1, '03_training.ipynb': 2, '92_plots.ipynb': 3}
+FIGURES = {'00_data.ipynb': 3, '03_model.ipynb': 1, '04_training.ipynb': 2, '92_plots.ipynb': 3}
 LINKED = {'index.ipynb': 1}
 NBS = [p.name for p in notebooks()]
 SOURCES = ['embedded', 'mnist_sample']
