@@ -7,7 +7,7 @@ __all__ = ['NotYet', 'NotWritten', 'Raised', 'outcome', 'same', 'is_tensor', 'no
            'Checker', 'judge', 'TimeUp', 'time_limit', 'replacing', 'verdict', 'bench', 'watch_init', 'watch_calc_grad',
            'watch_epoch', 'watch_validate', 'watch_optim', 'watch_net']
 
-# %% ../nbs/94_judge.ipynb #007e5d1b
+# %% ../nbs/94_judge.ipynb #25aa7e1d
 import signal, threading, warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,7 +16,7 @@ import torch
 from .model import init_params, linear1
 from .train import calc_grad as _calc_grad
 
-# %% ../nbs/94_judge.ipynb #2d03424c
+# %% ../nbs/94_judge.ipynb #82ae58c6
 class NotYet(AssertionError):
     "Your function isn't right yet: what it did, what it should do, and where the chapter explains it."
 
@@ -39,7 +39,7 @@ def outcome(f, # the function to run
         raise NotYet(f'called sys.exit({e.code!r}), which would end the whole program: a function returns its result') from None
     except Exception as e: return Raised(type(e).__name__, str(e))
 
-# %% ../nbs/94_judge.ipynb #f9c59ca3
+# %% ../nbs/94_judge.ipynb #b89393df
 def same(a, # what your function gave (tensors, numbers, None, `Raised`, or tuples/lists/dicts of them)
          b, # what mnist37's gave
          atol:float=1e-5, # absolute tolerance for numbers
@@ -69,12 +69,13 @@ def with_grad(f, # a function of a tensor `x` and more
 def describe(x)->str:
     "A few words for what a function gave, for a message."
     if isinstance(x, dict): x = next(iter(x.values()))
-    if isinstance(x, (tuple, list)) and x: x = x[0]
+    if isinstance(x, tuple) and x: x = x[0]
+    if isinstance(x, list): return f'a list of {len(x)}'
     if isinstance(x, torch.Tensor): return f'{x.item():.4f}' if x.numel() == 1 and x.ndim == 0 else f'a tensor of shape {tuple(x.shape)}'
     if isinstance(x, Raised): return f'an error ({x})'
     return repr(x) if isinstance(x, (int, float)) else type(x).__name__
 
-# %% ../nbs/94_judge.ipynb #46e6d729
+# %% ../nbs/94_judge.ipynb #cf947b47
 @dataclass
 class Checker:
     "How to check one of the chapter's functions: test cases, mnist37's answer, and the known mistakes with their messages."
@@ -99,7 +100,7 @@ def judge(name:str, # the function's name, to start each message
     def fail(msg, got, want): raise NotYet(f'{name} ' + msg.format(got=describe(got), want=describe(want)))
     for n, case in enumerate(c.cases(), 1):
         got, want = outcome(run, f, case), run(c.ref, case)
-        for test, msg in c.rules:
+        for test, msg in () if isinstance(got, Raised) else c.rules:
             if _holds(test, got, want): fail(msg, got, want)
         if same(got, want, c.atol): continue
         for wrong, msg in c.mistakes:
@@ -117,7 +118,7 @@ def _holds(test, got, want)->bool:
     try: return bool(test(got, want))
     except Exception: return False
 
-# %% ../nbs/94_judge.ipynb #a9c09ec4
+# %% ../nbs/94_judge.ipynb #c0f8aec1
 class TimeUp(BaseException):
     "A check ran past its time limit (a `BaseException`, so that the learner's `except Exception` cannot swallow it)."
 
@@ -147,7 +148,7 @@ def replacing(f, # the learner's function
             for n in names: ns.pop(n, None)
             ns.update(saved)
 
-# %% ../nbs/94_judge.ipynb #b0064c62
+# %% ../nbs/94_judge.ipynb #effb138b
 def _yours(g)->bool: return callable(g) and not getattr(g, '__module__', '').startswith(('mnist37', 'torch'))
 
 def verdict(f, # your function (or class, for BasicOptim)
@@ -169,7 +170,7 @@ def verdict(f, # your function (or class, for BasicOptim)
     late = [d for d in c.calls or {} if _yours(g.get(d)) and not verdict(g[d], d, checkers, timeout)[0]]
     return True, f'✓ {name}: {n} checks passed' + (f' (with mnist37\'s {late[0]}: your {late[0]} is not right yet, fix it first)' if late else '')
 
-# %% ../nbs/94_judge.ipynb #fd93b5fe
+# %% ../nbs/94_judge.ipynb #0a4e63ec
 def bench(seed:int, n:int=3, bs:int=8):
     "`(params, model, data)`: seeded linear1 parameters (std 0.1), the model using them, and `n` made-up `(xb, yb)` batches of `bs`."
     g = torch.Generator().manual_seed(seed)

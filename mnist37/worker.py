@@ -5,13 +5,14 @@
 # %% auto #0
 __all__ = ['load', 'work', 'check_file']
 
-# %% ../nbs/94_worker.ipynb #e92c31d0
+# %% ../nbs/94_worker.ipynb #1cdc6eb6
 import json, os, re, subprocess, sys, threading, queue, traceback
 from pathlib import Path
+import mnist37
 from .checks import Mnist37Error
 from .judge import TimeUp, time_limit, verdict
 
-# %% ../nbs/94_worker.ipynb #5ab905a4
+# %% ../nbs/94_worker.ipynb #c6fc86bb
 def _code(path:Path)->list:
     "`[(where, source)]`: a .py file's code, or a notebook's code cells without its `try_it(...)` lines and IPython `%`/`!` lines."
     if path.suffix == '.py': return [(str(path), path.read_text())]
@@ -35,7 +36,7 @@ def load(path:Path, # a .py file or an .ipynb notebook
                                'without errors before its functions can be checked') from None
     return {n: ns[n] for n in names if callable(ns.get(n)) and getattr(ns[n], '__module__', None) == '__learner__'}
 
-# %% ../nbs/94_worker.ipynb #c2b44863
+# %% ../nbs/94_worker.ipynb #5b5484ea
 def _table(where:str)->dict:
     "The table of checkers at `where`, 'module:name'."
     import importlib
@@ -66,7 +67,7 @@ def work(path:str, # the learner's file
 
 def _spawn(path:Path, names, timeout:float, table:str):
     "A worker process checking `path`, and a queue that its JSON lines arrive in (None when it has ended)."
-    env = {**os.environ, 'PYTHONPATH': os.pathsep.join([str(Path(__file__).parents[1]), os.environ.get('PYTHONPATH', '')])}
+    env = {**os.environ, 'PYTHONPATH': os.pathsep.join([str(Path(mnist37.__file__).parents[1]), os.environ.get('PYTHONPATH', '')])}
     cmd = 'import sys, json; from mnist37.worker import work; work(*json.loads(sys.argv[1]))'
     p = subprocess.Popen([sys.executable, '-c', cmd, json.dumps([str(path), names, timeout, table])], stdout=subprocess.PIPE,
                          stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, text=True, env=env)
@@ -83,7 +84,7 @@ def _next(q, seconds:float):
     try: return q.get(timeout=seconds)
     except queue.Empty: return 'late'
 
-# %% ../nbs/94_worker.ipynb #dadb3ee1
+# %% ../nbs/94_worker.ipynb #7511a35f
 def check_file(file:Path, # a .py file or .ipynb notebook holding your versions of the chapter's functions
                table:str, # where the checkers are, 'module:name'
                timeout:float=10, # seconds each function's check may take (and the file's loading)
