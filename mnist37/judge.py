@@ -7,7 +7,7 @@ __all__ = ['NotYet', 'NotWritten', 'Raised', 'outcome', 'same', 'is_tensor', 'no
            'Checker', 'judge', 'TimeUp', 'time_limit', 'replacing', 'verdict', 'bench', 'watch_init', 'watch_calc_grad',
            'watch_epoch', 'watch_validate', 'watch_optim', 'watch_net']
 
-# %% ../nbs/94_judge.ipynb #25aa7e1d
+# %% ../nbs/94_judge.ipynb #4e550a84
 import signal, threading, warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,7 +16,7 @@ import torch
 from .model import init_params, linear1
 from .train import calc_grad as _calc_grad
 
-# %% ../nbs/94_judge.ipynb #82ae58c6
+# %% ../nbs/94_judge.ipynb #9aa44cf2
 class NotYet(AssertionError):
     "Your function isn't right yet: what it did, what it should do, and where the chapter explains it."
 
@@ -39,7 +39,7 @@ def outcome(f, # the function to run
         raise NotYet(f'called sys.exit({e.code!r}), which would end the whole program: a function returns its result') from None
     except Exception as e: return Raised(type(e).__name__, str(e))
 
-# %% ../nbs/94_judge.ipynb #b89393df
+# %% ../nbs/94_judge.ipynb #05c431aa
 def same(a, # what your function gave (tensors, numbers, None, `Raised`, or tuples/lists/dicts of them)
          b, # what mnist37's gave
          atol:float=1e-5, # absolute tolerance for numbers
@@ -75,7 +75,7 @@ def describe(x)->str:
     if isinstance(x, Raised): return f'an error ({x})'
     return repr(x) if isinstance(x, (int, float)) else type(x).__name__
 
-# %% ../nbs/94_judge.ipynb #cf947b47
+# %% ../nbs/94_judge.ipynb #818692e3
 @dataclass
 class Checker:
     "How to check one of the chapter's functions: test cases, mnist37's answer, and the known mistakes with their messages."
@@ -118,7 +118,7 @@ def _holds(test, got, want)->bool:
     try: return bool(test(got, want))
     except Exception: return False
 
-# %% ../nbs/94_judge.ipynb #c0f8aec1
+# %% ../nbs/94_judge.ipynb #979b0231
 class TimeUp(BaseException):
     "A check ran past its time limit (a `BaseException`, so that the learner's `except Exception` cannot swallow it)."
 
@@ -148,8 +148,8 @@ def replacing(f, # the learner's function
             for n in names: ns.pop(n, None)
             ns.update(saved)
 
-# %% ../nbs/94_judge.ipynb #effb138b
-def _yours(g)->bool: return callable(g) and not getattr(g, '__module__', '').startswith(('mnist37', 'torch'))
+# %% ../nbs/94_judge.ipynb #ebdcd9ff
+def _yours(g)->bool: return callable(g) and not (getattr(g, '__module__', None) or 'mnist37').startswith(('mnist37', 'torch'))
 
 def verdict(f, # your function (or class, for BasicOptim)
             name:str, # which of the chapter's functions it is
@@ -170,7 +170,7 @@ def verdict(f, # your function (or class, for BasicOptim)
     late = [d for d in c.calls or {} if _yours(g.get(d)) and not verdict(g[d], d, checkers, timeout)[0]]
     return True, f'✓ {name}: {n} checks passed' + (f' (with mnist37\'s {late[0]}: your {late[0]} is not right yet, fix it first)' if late else '')
 
-# %% ../nbs/94_judge.ipynb #0a4e63ec
+# %% ../nbs/94_judge.ipynb #8f503e82
 def bench(seed:int, n:int=3, bs:int=8):
     "`(params, model, data)`: seeded linear1 parameters (std 0.1), the model using them, and `n` made-up `(xb, yb)` batches of `bs`."
     g = torch.Generator().manual_seed(seed)
