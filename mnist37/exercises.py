@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['CHECKERS', 'verdict', 'try_it', 'check_file']
 
-# %% ../nbs/95_checkers.ipynb #2a5b7b7b
+# %% ../nbs/95_checkers.ipynb #8d7c760c
 import math
 from pathlib import Path
 import torch
@@ -20,7 +20,7 @@ from .optim import BasicOptim as _BasicOptim
 from .train import batch_accuracy as _batch_accuracy, calc_grad as _calc_grad, train_epoch as _train_epoch
 from .train import validate_epoch as _validate_epoch
 
-# %% ../nbs/95_checkers.ipynb #eb3254c1
+# %% ../nbs/95_checkers.ipynb #8693ea95
 _INIT = Checker(_init_params, lambda: [((28*28, 1), None), (1, None), ((3, 4), None), (10_000, None), (10_000, 0.1)], watch_init,
     rules=[(lambda g, w: 't' in g, 'gave {got}, not a tensor. Hint: torch.randn(size) draws a tensor of any shape.'),
            (lambda g, w: g['shape'] != w['shape'], 'gave a tensor of the wrong shape. Hint: torch.randn(size) draws a '
@@ -42,7 +42,7 @@ _INIT = Checker(_init_params, lambda: [((28*28, 1), None), (1, None), ((3, 4), N
                '4.6%. Hint: torch.randn draws from a normal distribution, torch.rand from a uniform one.')],
     hint='draws numbers that do not have standard deviation std. Hint: (torch.randn(size)*std).requires_grad_().')
 
-# %% ../nbs/95_checkers.ipynb #03569bf3
+# %% ../nbs/95_checkers.ipynb #caa11f4e
 def _linear_cases():
     g = torch.Generator().manual_seed(1)
     w, b = torch.randn(28*28, 1, generator=g), torch.randn(1, generator=g)
@@ -57,7 +57,7 @@ _LINEAR1 = Checker(_linear1, _linear_cases, atol=1e-4,
                'each score is off by bias times the sum of the weights. Hint: xb@weights + bias, the bias added once.')],
     hint='gave {got}, not xb@weights + bias. Hint: one score per image, shape (n, 1).')
 
-# %% ../nbs/95_checkers.ipynb #7f4bb2e6
+# %% ../nbs/95_checkers.ipynb #bd2b0aea
 def _loss_cases():
     g = torch.Generator().manual_seed(2)
     return [(torch.randn(8, 1, generator=g)*2, torch.randint(0, 2, (8, 1), generator=g)), (torch.tensor([[0.5]]), torch.tensor([[1]])),
@@ -75,7 +75,7 @@ _MNIST_LOSS = Checker(_mnist_loss, _loss_cases, lambda f, c: with_grad(f, *c),
             'never learn from it. Hint: a loss must change smoothly with the scores (03 Model, "Why accuracy can\'t be the loss").')],
     mistakes=[(lambda p, t: torch.where(t.flatten()==1, 1-p.sigmoid(), p.sigmoid()).mean(), 'mixed shapes (n,) and (n, 1): '
                'torch.where broadcast them into an (n, n) table, pairing every image with every target, and took its mean. '
-               'Hint: keep predictions and targets both (n, 1); do not flatten one of them (04 Training, "Broadcasting").'),
+               'Hint: keep predictions and targets both (n, 1); do not flatten one of them (01 Pixel similarity, "Broadcasting").'),
               (lambda p, t: _sig_where(p, t).mean(), 'used the raw scores without the sigmoid; with scores beyond 0 and '
                '1, "distance from the target" means nothing. Hint: predictions = predictions.sigmoid() first.'),
               (lambda p, t: _sig_where(p.sigmoid(), t, swap=True).mean(), 'swapped the two branches of torch.where: it is '
@@ -86,7 +86,7 @@ _MNIST_LOSS = Checker(_mnist_loss, _loss_cases, lambda f, c: with_grad(f, *c),
     hint='gave {got} where mnist37 gives {want}. Hint: sigmoid, then torch.where(targets==1, 1-predictions, predictions), '
          'then the mean.')
 
-# %% ../nbs/95_checkers.ipynb #3bc79c64
+# %% ../nbs/95_checkers.ipynb #1bfc3e2f
 _CALC_GRAD = Checker(_calc_grad, lambda: [(3, 1), (3, 2), (4, 1)], watch_calc_grad, atol=1e-6, calls=dict(mnist_loss=_mnist_loss),
     rules=[(lambda g, w: None in g, 'left the parameters without a gradient (.grad is None): it never called backward(). '
             'Hint: loss = mnist_loss(model(xb), yb), then loss.backward() (04 Training, "Gradients").')],
@@ -95,7 +95,7 @@ _CALC_GRAD = Checker(_calc_grad, lambda: [(3, 1), (3, 2), (4, 1)], watch_calc_gr
     hint='left gradients in .grad that are not those of mnist_loss on the batch. Hint: compute mnist_loss(model(xb), yb) '
          'and call backward() on it, once per call: backward() adds to .grad, and zeroing it is train_epoch\'s job.')
 
-# %% ../nbs/95_checkers.ipynb #76ede774
+# %% ../nbs/95_checkers.ipynb #c7c61e98
 def _wrong_epoch(zero=True, sign=-1, use_lr=True, first_only=False, in_place=False):
     "One of the usual ways to get `train_epoch` wrong."
     def train_epoch(model, lr, params, dl):
@@ -122,7 +122,7 @@ _TRAIN_EPOCH = Checker(_train_epoch, lambda: [(3, False), (5, True)], watch_epoc
     hint="left the parameters somewhere else than mnist37's does after one epoch. Hint: for each batch, calc_grad, then "
          'p.data -= p.grad*lr and p.grad.zero_() for each parameter. Going through dl twice? It may be a generator.')
 
-# %% ../nbs/95_checkers.ipynb #ed545cfa
+# %% ../nbs/95_checkers.ipynb #d12ad3a4
 def _accuracy_cases():
     g = torch.Generator().manual_seed(6)
     return [(torch.tensor([[0.], [1.], [-1.]]), torch.tensor([[0], [1], [0]])),
@@ -144,7 +144,7 @@ _BATCH_ACCURACY = Checker(_batch_accuracy, _accuracy_cases,
                'mnist37 and the book call a three only a sigmoid above 0.5. Hint: > where it says >=.')],
     hint='gave {got} where mnist37 gives {want}. Hint: the fraction of the batch where (score above 0) equals (target is 1).')
 
-# %% ../nbs/95_checkers.ipynb #01954be3
+# %% ../nbs/95_checkers.ipynb #a422545e
 _VALIDATE_EPOCH = Checker(_validate_epoch, lambda: [(3, False), (7, True)], watch_validate, atol=6e-5, calls=dict(batch_accuracy=_batch_accuracy),
     rules=[(lambda g, w: g['changed'], 'changed the parameters: it trained while validating, so the validation set leaked '
             'into the model. Hint: only compute batch_accuracy(model(xb), yb), no steps (04 Training).'),
@@ -152,7 +152,7 @@ _VALIDATE_EPOCH = Checker(_validate_epoch, lambda: [(3, False), (7, True)], watc
             'batch_accuracy(model(xb), yb) for each batch, under torch.no_grad().')],
     hint='gave {got} where mnist37 gives {want}. Hint: the mean of batch_accuracy(model(xb), yb) over the batches, as a number.')
 
-# %% ../nbs/95_checkers.ipynb #5762e914
+# %% ../nbs/95_checkers.ipynb #e07b8e93
 def _distance_cases():
     g = torch.Generator().manual_seed(8)
     stack, one = torch.rand(5, 28, 28, generator=g), torch.rand(28, 28, generator=g)
@@ -165,10 +165,10 @@ _MNIST_DISTANCE = Checker(_mnist_distance, _distance_cases,
     mistakes=[(lambda a, b: (a - b).mean((-1, -2)), 'averaged the differences without taking their absolute value, so a '
                'pixel too dark and one too light cancel out. Hint: (a-b).abs().mean((-1, -2)).'),
               (lambda a, b: ((a - b)**2).mean((-1, -2)).sqrt(), 'is the root mean squared error (the L2 norm); the '
-               'chapter\'s mnist_distance is the mean absolute difference (L1). Hint: (a-b).abs().mean((-1, -2)).')],
+               'chapter\'s mnist_distance is the mean absolute difference (L1): 01 Pixel similarity, "L1 or L2?". Hint: (a-b).abs().mean((-1, -2)).')],
     hint='gave {got} where mnist37 gives {want}: the mean absolute difference over the last two axes.')
 
-# %% ../nbs/95_checkers.ipynb #f503cab9
+# %% ../nbs/95_checkers.ipynb #b458a264
 def _optim(**methods): return type('Wrong', (_BasicOptim,), methods)
 def _kept(self, params, lr): self.params, self.lr = params, lr
 def _zero_data(self):
@@ -189,7 +189,7 @@ _BASIC_OPTIM = Checker(_BasicOptim, lambda: [9, 10], watch_optim,
     hint='did not move each parameter by -lr times its gradient in step(), or did not forget the gradients in zero_grad(). '
          'Hint: for every p in self.params, p.data -= p.grad*self.lr; then p.grad = None.')
 
-# %% ../nbs/95_checkers.ipynb #1f8dd528
+# %% ../nbs/95_checkers.ipynb #f8c2996b
 def _net_cases():
     g = torch.Generator().manual_seed(10)
     ps = [torch.randn(*s, generator=g)*0.1 for s in ((28*28, 30), (30,), (30, 1), (1,))]
@@ -207,7 +207,7 @@ _SIMPLE_NET = Checker(_simple_net, _net_cases, watch_net,
     hint='gave {got} values that are not linear, ReLU, linear. Hint: res = xb@w1 + b1; res = res.max(torch.tensor(0.0)); '
          'res@w2 + b2.')
 
-# %% ../nbs/95_checkers.ipynb #75f4bfd9
+# %% ../nbs/95_checkers.ipynb #83bc8a2a
 def _softmax_cases():
     g = torch.Generator().manual_seed(11)
     return [(torch.randn(4, 10, generator=g)*3,), (torch.randn(1, 10, generator=g),), (torch.tensor([[1000., 999., 0.], [-5., 0., 5.]]),)]
@@ -222,7 +222,7 @@ _SOFTMAX = Checker(_softmax, _softmax_cases,
     hint="gave values that are not exp(x)/exp(x).sum() row by row ({got}). Hint: e = (x - x.max(-1, keepdim=True).values).exp(); "
          'e/e.sum(-1, keepdim=True).')
 
-# %% ../nbs/95_checkers.ipynb #532e1db2
+# %% ../nbs/95_checkers.ipynb #592da08b
 def _ce_cases():
     g = torch.Generator().manual_seed(12)
     return [(torch.randn(6, 10, generator=g)*2, torch.randint(0, 10, (6,), generator=g)), (torch.randn(1, 10, generator=g), torch.tensor([4])),
@@ -248,13 +248,13 @@ _CROSS_ENTROPY = Checker(_cross_entropy, _ce_cases, lambda f, c: with_grad(f, *c
                'it should pick, in each row, the target\'s column. Hint: log_softmax(scores)[torch.arange(n), targets].')],
     hint='gave {got} where mnist37 gives {want}. Hint: the mean of -log(softmax probability of the right class).')
 
-# %% ../nbs/95_checkers.ipynb #c869758f
+# %% ../nbs/95_checkers.ipynb #2f982501
 CHECKERS = {'init_params': _INIT, 'linear1': _LINEAR1, 'mnist_loss': _MNIST_LOSS, 'calc_grad': _CALC_GRAD,
             'train_epoch': _TRAIN_EPOCH, 'batch_accuracy': _BATCH_ACCURACY, 'validate_epoch': _VALIDATE_EPOCH,
             'mnist_distance': _MNIST_DISTANCE, 'BasicOptim': _BASIC_OPTIM, 'simple_net': _SIMPLE_NET, 'softmax': _SOFTMAX,
             'cross_entropy': _CROSS_ENTROPY}
 
-# %% ../nbs/95_checkers.ipynb #46bcbfbf
+# %% ../nbs/95_checkers.ipynb #afc87c39
 def verdict(f, # your function (or class, for BasicOptim)
             name:str=None, # which of the chapter's functions it is (default: its own name)
             timeout:float=10, # seconds before the check is stopped

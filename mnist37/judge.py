@@ -7,7 +7,7 @@ __all__ = ['NotYet', 'NotWritten', 'Raised', 'outcome', 'same', 'is_tensor', 'no
            'Checker', 'judge', 'TimeUp', 'time_limit', 'replacing', 'verdict', 'bench', 'watch_init', 'watch_calc_grad',
            'watch_epoch', 'watch_validate', 'watch_optim', 'watch_net']
 
-# %% ../nbs/94_judge.ipynb #4e550a84
+# %% ../nbs/94_judge.ipynb #94bac225
 import signal, threading, warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,7 +16,7 @@ import torch
 from .model import init_params, linear1
 from .train import calc_grad as _calc_grad
 
-# %% ../nbs/94_judge.ipynb #9aa44cf2
+# %% ../nbs/94_judge.ipynb #c3ded3a0
 class NotYet(AssertionError):
     "Your function isn't right yet: what it did, what it should do, and where the chapter explains it."
 
@@ -31,7 +31,8 @@ class Raised:
     def __str__(self): return f'{self.kind}: {self.message}'
 
 def outcome(f, # the function to run
-            *args):
+            *args, # its arguments
+           ):
     "`f(*args)`, or the `Raised` it raised; a stub's `NotImplementedError` is `NotWritten`, `sys.exit` a `NotYet`."
     try: return f(*args)
     except NotImplementedError: raise NotWritten('is not written yet (it, or a function it calls, raises NotImplementedError)') from None
@@ -39,7 +40,7 @@ def outcome(f, # the function to run
         raise NotYet(f'called sys.exit({e.code!r}), which would end the whole program: a function returns its result') from None
     except Exception as e: return Raised(type(e).__name__, str(e))
 
-# %% ../nbs/94_judge.ipynb #05c431aa
+# %% ../nbs/94_judge.ipynb #9bd89b36
 def same(a, # what your function gave (tensors, numbers, None, `Raised`, or tuples/lists/dicts of them)
          b, # what mnist37's gave
          atol:float=1e-5, # absolute tolerance for numbers
@@ -53,20 +54,28 @@ def same(a, # what your function gave (tensors, numbers, None, `Raised`, or tupl
     except Exception: return False
     return a.shape == b.shape and bool(torch.allclose(a, b, rtol=1e-4, atol=atol, equal_nan=True))
 
-def is_tensor(x)->bool: return isinstance(x, torch.Tensor)
-def nonfinite(x)->bool: return is_tensor(x) and not x.isfinite().all()
-def batches(data:list, as_generator:bool): return (b for b in data) if as_generator else data
+def is_tensor(x # anything
+             )->bool: return isinstance(x, torch.Tensor)
+
+def nonfinite(x # anything
+             )->bool: return is_tensor(x) and not x.isfinite().all()
+
+def batches(data:list, # `(xb, yb)` batches
+            as_generator:bool, # give them as a generator, as a `DataLoader` is not a list
+           ): return (b for b in data) if as_generator else data
 
 def with_grad(f, # a function of a tensor `x` and more
               x:torch.Tensor, # the tensor to take the gradient with respect to
-              *rest):
+              *rest, # `f`'s other arguments
+             ):
     "`(f(x', *rest), its gradient with respect to x')` for a copy `x'` of `x` that asks for gradients."
     x = x.clone().requires_grad_()
     out = f(x, *rest)
     if is_tensor(out) and out.requires_grad and out.numel() == 1: out.backward()
     return out, x.grad
 
-def describe(x)->str:
+def describe(x # an outcome
+            )->str:
     "A few words for what a function gave, for a message."
     if isinstance(x, dict): x = next(iter(x.values()))
     if isinstance(x, tuple) and x: x = x[0]
@@ -75,7 +84,7 @@ def describe(x)->str:
     if isinstance(x, Raised): return f'an error ({x})'
     return repr(x) if isinstance(x, (int, float)) else type(x).__name__
 
-# %% ../nbs/94_judge.ipynb #818692e3
+# %% ../nbs/94_judge.ipynb #528ed856
 @dataclass
 class Checker:
     "How to check one of the chapter's functions: test cases, mnist37's answer, and the known mistakes with their messages."
@@ -102,6 +111,9 @@ def judge(name:str, # the function's name, to start each message
         got, want = outcome(run, f, case), run(c.ref, case)
         for test, msg in () if isinstance(got, Raised) else c.rules:
             if _holds(test, got, want): fail(msg, got, want)
+        main, wanted = (got[0], want[0]) if isinstance(want, tuple) and isinstance(got, tuple) else (got, want)
+        if is_tensor(wanted) and not isinstance(got, Raised) and not is_tensor(main):
+            fail('returned {got}, not a tensor: the functions that use it need tensor operations. Hint: ' + c.hint.split('Hint: ')[-1], got, want)
         if same(got, want, c.atol): continue
         for wrong, msg in c.mistakes:
             if same(got, outcome(run, wrong, case), c.atol): fail(msg, got, want)
@@ -118,7 +130,7 @@ def _holds(test, got, want)->bool:
     try: return bool(test(got, want))
     except Exception: return False
 
-# %% ../nbs/94_judge.ipynb #979b0231
+# %% ../nbs/94_judge.ipynb #0377a26d
 class TimeUp(BaseException):
     "A check ran past its time limit (a `BaseException`, so that the learner's `except Exception` cannot swallow it)."
 
@@ -148,7 +160,7 @@ def replacing(f, # the learner's function
             for n in names: ns.pop(n, None)
             ns.update(saved)
 
-# %% ../nbs/94_judge.ipynb #ebdcd9ff
+# %% ../nbs/94_judge.ipynb #659f5b87
 def _yours(g)->bool: return callable(g) and not (getattr(g, '__module__', None) or 'mnist37').startswith(('mnist37', 'torch'))
 
 def verdict(f, # your function (or class, for BasicOptim)
@@ -170,8 +182,11 @@ def verdict(f, # your function (or class, for BasicOptim)
     late = [d for d in c.calls or {} if _yours(g.get(d)) and not verdict(g[d], d, checkers, timeout)[0]]
     return True, f'✓ {name}: {n} checks passed' + (f' (with mnist37\'s {late[0]}: your {late[0]} is not right yet, fix it first)' if late else '')
 
-# %% ../nbs/94_judge.ipynb #8f503e82
-def bench(seed:int, n:int=3, bs:int=8):
+# %% ../nbs/94_judge.ipynb #d6383c86
+def bench(seed:int, # seeds the parameters and the batches
+          n:int=3, # how many batches
+          bs:int=8, # images per batch
+         ):
     "`(params, model, data)`: seeded linear1 parameters (std 0.1), the model using them, and `n` made-up `(xb, yb)` batches of `bs`."
     g = torch.Generator().manual_seed(seed)
     params = (init_params((28*28, 1), 0.1, g), init_params(1, 0.1, g))
@@ -179,7 +194,9 @@ def bench(seed:int, n:int=3, bs:int=8):
     data = [(torch.rand(bs, 28*28, generator=g), torch.randint(0, 2, (bs, 1), generator=g)) for _ in range(n)]
     return params, model, data
 
-def watch_init(f, case):
+def watch_init(f, # the function to watch
+               case, # one test case
+              ):
     "What matters of `f(size)` or `f(size, std)`: shape, dtype, gradient, leaf, and for 10,000 draws the spread."
     size, std = case
     torch.manual_seed(0)
@@ -190,14 +207,19 @@ def watch_init(f, case):
              0.03 < float((d.abs() > 2*(std or 1)).double().mean()) < 0.065) if t.numel() >= 10_000 else None
     return dict(shape=tuple(t.shape), dtype=str(t.dtype), grad=t.requires_grad, leaf=t.is_leaf, stats=stats)
 
-def watch_calc_grad(f, case):
+def watch_calc_grad(f, # the function to watch
+                    case, # one test case
+                   ):
     "The parameters' `.grad` after `f` ran on the first `calls` batches."
     seed, calls = case
     params, model, data = bench(seed)
     for xb, yb in data[:calls]: f(xb, yb, model)
     return tuple(p.grad for p in params)
 
-def watch_epoch(f, case, lr:float=0.5):
+def watch_epoch(f, # the function to watch
+                case, # one test case
+                lr:float=0.5, # the learning rate
+               ):
     "Where `params` start and end when `f(model, lr, params, dl)` trains one epoch on `bench(seed)`."
     seed, as_generator = case
     params, model, data = bench(seed)
@@ -205,7 +227,9 @@ def watch_epoch(f, case, lr:float=0.5):
     f(model, lr, params, batches(data, as_generator))
     return dict(end=[p.detach() for p in params], start=start)
 
-def watch_validate(f, case):
+def watch_validate(f, # the function to watch
+                   case, # one test case
+                  ):
     "What `f(model, valid_dl)` returned, and whether it changed the parameters or gave them gradients."
     seed, as_generator = case
     params, model, data = bench(seed, n=4)
@@ -214,7 +238,9 @@ def watch_validate(f, case):
     return dict(out=out, changed=any(not torch.equal(p.detach(), q) for p, q in zip(params, before)),
                 grads=any(p.grad is not None for p in params))
 
-def watch_optim(cls, case):
+def watch_optim(cls, # the optimizer class to watch
+                case, # one test case
+               ):
     "Parameters and gradients after each of three `step()`/`zero_grad()`, the optimizer made from a generator of params."
     params, model, data = bench(case)
     opt, seen = cls((p for p in params), 0.5), []
@@ -226,7 +252,9 @@ def watch_optim(cls, case):
         seen.append([p.detach().clone() for p in params] + [torch.zeros_like(p) if p.grad is None else p.grad.clone() for p in params])
     return seen
 
-def watch_net(f, case):
+def watch_net(f, # the function to watch
+              case, # one test case
+             ):
     "`f`'s scores for the batch, and the gradients of their sum with respect to the four parameters."
     xb, *ps = case
     ps = [p.clone().requires_grad_() for p in ps]
