@@ -7,7 +7,7 @@ __all__ = ['NotYet', 'NotWritten', 'Raised', 'outcome', 'same', 'is_tensor', 'no
            'Checker', 'judge', 'TimeUp', 'time_limit', 'replacing', 'verdict', 'bench', 'watch_init', 'watch_calc_grad',
            'watch_epoch', 'watch_validate', 'watch_optim', 'watch_net']
 
-# %% ../nbs/94_judge.ipynb #94bac225
+# %% ../nbs/94_judge.ipynb #8f06199f
 import signal, threading, warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,7 +16,7 @@ import torch
 from .model import init_params, linear1
 from .train import calc_grad as _calc_grad
 
-# %% ../nbs/94_judge.ipynb #c3ded3a0
+# %% ../nbs/94_judge.ipynb #4d80a833
 class NotYet(AssertionError):
     "Your function isn't right yet: what it did, what it should do, and where the chapter explains it."
 
@@ -40,7 +40,7 @@ def outcome(f, # the function to run
         raise NotYet(f'called sys.exit({e.code!r}), which would end the whole program: a function returns its result') from None
     except Exception as e: return Raised(type(e).__name__, str(e))
 
-# %% ../nbs/94_judge.ipynb #9bd89b36
+# %% ../nbs/94_judge.ipynb #ae080527
 def same(a, # what your function gave (tensors, numbers, None, `Raised`, or tuples/lists/dicts of them)
          b, # what mnist37's gave
          atol:float=1e-5, # absolute tolerance for numbers
@@ -82,9 +82,10 @@ def describe(x # an outcome
     if isinstance(x, list): return f'a list of {len(x)}'
     if isinstance(x, torch.Tensor): return f'{x.item():.4f}' if x.numel() == 1 and x.ndim == 0 else f'a tensor of shape {tuple(x.shape)}'
     if isinstance(x, Raised): return f'an error ({x})'
-    return repr(x) if isinstance(x, (int, float)) else type(x).__name__
+    if isinstance(x, float): return repr(round(x, 4))
+    return repr(x) if isinstance(x, int) else type(x).__name__
 
-# %% ../nbs/94_judge.ipynb #528ed856
+# %% ../nbs/94_judge.ipynb #c5e51735
 @dataclass
 class Checker:
     "How to check one of the chapter's functions: test cases, mnist37's answer, and the known mistakes with their messages."
@@ -130,7 +131,7 @@ def _holds(test, got, want)->bool:
     try: return bool(test(got, want))
     except Exception: return False
 
-# %% ../nbs/94_judge.ipynb #0377a26d
+# %% ../nbs/94_judge.ipynb #c63f1c0c
 class TimeUp(BaseException):
     "A check ran past its time limit (a `BaseException`, so that the learner's `except Exception` cannot swallow it)."
 
@@ -160,7 +161,7 @@ def replacing(f, # the learner's function
             for n in names: ns.pop(n, None)
             ns.update(saved)
 
-# %% ../nbs/94_judge.ipynb #659f5b87
+# %% ../nbs/94_judge.ipynb #815b1b35
 def _yours(g)->bool: return callable(g) and not (getattr(g, '__module__', None) or 'mnist37').startswith(('mnist37', 'torch'))
 
 def verdict(f, # your function (or class, for BasicOptim)
@@ -182,7 +183,7 @@ def verdict(f, # your function (or class, for BasicOptim)
     late = [d for d in c.calls or {} if _yours(g.get(d)) and not verdict(g[d], d, checkers, timeout)[0]]
     return True, f'✓ {name}: {n} checks passed' + (f' (with mnist37\'s {late[0]}: your {late[0]} is not right yet, fix it first)' if late else '')
 
-# %% ../nbs/94_judge.ipynb #d6383c86
+# %% ../nbs/94_judge.ipynb #a516ddcb
 def bench(seed:int, # seeds the parameters and the batches
           n:int=3, # how many batches
           bs:int=8, # images per batch
