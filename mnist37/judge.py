@@ -180,8 +180,11 @@ def verdict(f, # your function (or class, for BasicOptim)
     except TimeUp: return False, (f'✗ {name}: {name} was still running after {timeout:g} s, so its check was stopped. '
                                   'Hint: a loop that never ends? A `for` over the batches ends; a `while` needs its condition to turn false.')
     g = getattr(f, '__globals__', {})
-    late = [d for d in c.calls or {} if _yours(g.get(d)) and not verdict(g[d], d, checkers, timeout)[0]]
-    return True, f'✓ {name}: {n} checks passed' + (f' (with mnist37\'s {late[0]}: your {late[0]} is not right yet, fix it first)' if late else '')
+    late = [(d, line) for d in c.calls or {} if _yours(g.get(d)) for ok, line in [verdict(g[d], d, checkers, timeout)] if not ok]
+    if not late: return True, f'✓ {name}: {n} checks passed'
+    (d, line), = late[:1]
+    return True, (f'✓ {name}: {n} checks passed (with mnist37\'s {d}: your {d} is ' +
+                  ('not written yet)' if line.startswith('…') else 'not right yet, fix it first)'))
 
 # %% ../nbs/94_judge.ipynb #a516ddcb
 def bench(seed:int, # seeds the parameters and the batches

@@ -164,3 +164,7 @@ def test_every_checked_function_has_its_stub():
     names = [n for nb in ('10_your_turn.ipynb', '12_your_turn_digits.ipynb') for src in code_of(nb)[1]
              for n in [d.name for d in ast.parse(src).body if isinstance(d, (ast.FunctionDef, ast.ClassDef))]]
     assert names == list(CHECKERS)
+
+def test_a_caller_written_before_its_callee_passes_and_says_so(tmp_path, capsys):
+    ok, lines = lines_of(capsys, copy_of_10(tmp_path, calc_grad=ANSWERS['calc_grad']))
+    assert not ok and "✓ calc_grad: 3 checks passed (with mnist37's mnist_loss: your mnist_loss is not written yet)" in lines
