@@ -1,0 +1,177 @@
+"""Issue 20: every correct answer a learner may write passes its checker, and every known mistake gets the message that names it."""
+import math, pytest, torch
+import torch.nn.functional as F
+from conftest import ROOT
+from mnist37.exercises import CHECKERS, verdict
+import mnist37.model as M, mnist37.train as T, mnist37.optim as O, mnist37.baseline as B, mnist37.nets as N, mnist37.digits as D
+
+def where(p, t): return torch.where(t==1, 1-p, p)
+def by_hand_loss(predictions, targets):
+    p = 1/(1 + torch.exp(-predictions))
+    return (targets*(1 - p) + (1 - targets)*p).mean()
+
+def epoch(zero=True, sign=-1, use_lr=True, first_only=False, in_place=False, no_grad=False, twice=False):
+    def train_epoch(model, lr, params, dl):
+        for _ in range(2 if twice else 1):
+            for xb, yb in dl:
+                T.calc_grad(xb, yb, model)
+                with torch.no_grad() if no_grad else torch.enable_grad():
+                    for p in params:
+                        if in_place or no_grad: p -= p.grad*lr
+                        else: p.data += sign*p.grad*(lr if use_lr else 1)
+                for p in params:
+                    if zero: p.grad = None
+                if first_only: return
+    return train_epoch
+
+def epoch_opt(model, lr, params, dl):
+    opt = torch.optim.SGD(params, lr=lr)
+    for xb, yb in dl: opt.zero_grad(); T.calc_grad(xb, yb, model); opt.step()
+
+def validate_by_hand(model, valid_dl):
+    total, count = 0., 0
+    with torch.no_grad():
+        for xb, yb in valid_dl: total += float(((model(xb) > 0).float() == yb).float().mean()); count += 1
+    return round(total/count, 4)
+
+def validate_and_train(model, valid_dl):
+    valid_dl = list(valid_dl)
+    T.train_epoch(model, 0.1, (model.keywords['weights'], model.keywords['bias']), valid_dl)
+    return T.validate_epoch(model, valid_dl)
+
+def validate_with_backward(model, valid_dl):
+    accs = []
+    for xb, yb in valid_dl:
+        T.calc_grad(xb, yb, model); accs.append(T.batch_accuracy(model(xb), yb))
+    return torch.stack(accs).mean().item()
+
+class ListOptim:
+    def __init__(self, params, lr): self.params, self.lr = list(params), lr
+    def step(self):
+        with torch.no_grad():
+            for p in self.params: p -= self.lr*p.grad
+    def zero_grad(self):
+        for p in self.params: p.grad.zero_()
+class SubOptim(torch.optim.Optimizer):
+    def __init__(self, params, lr): super().__init__(params, dict(lr=lr))
+    @torch.no_grad()
+    def step(self):
+        for g in self.param_groups:
+            for p in g['params']: p.add_(p.grad, alpha=-g['lr'])
+def optim(**methods):
+    "mnist37's BasicOptim with some of its methods replaced by a learner's mistakes."
+    return type('Mine', (O.BasicOptim,), methods)
+def kept_init(self, params, lr): self.params, self.lr = params, lr
+def zero_data(self):
+    for p in self.params: p.data.zero_(); p.grad = None
+
+def ce_naive(s, t): return -(s.exp()/s.exp().sum(-1, keepdim=True))[torch.arange(len(t)), t].log().mean()
+
+RIGHT = [
+    ('init_params', M.init_params), ('init_params', lambda size, std=1.0: (torch.randn(size)*std).requires_grad_()),
+    ('init_params', lambda size, std=1.0: torch.normal(0., std, size if isinstance(size, tuple) else (size,), requires_grad=True)),
+    ('init_params', lambda size, std=1.0: torch.nn.Parameter(torch.randn(size)*std)),
+    ('linear1', M.linear1), ('linear1', lambda xb, weights, bias: torch.matmul(xb, weights) + bias),
+    ('linear1', lambda xb, weights, bias: xb.mm(weights) + bias), ('linear1', lambda xb, w, b: F.linear(xb, w.T, b)),
+    ('linear1', lambda xb, w, b: torch.einsum('ni,io->no', xb, w) + b),
+    ('mnist_loss', M.mnist_loss), ('mnist_loss', by_hand_loss),
+    ('mnist_loss', lambda p, t: torch.where(t==1, 1-torch.sigmoid(p), torch.sigmoid(p)).sum()/len(t)),
+    ('calc_grad', T.calc_grad), ('calc_grad', lambda xb, yb, model: M.mnist_loss(model(xb), yb).backward()),
+    ('calc_grad', lambda xb, yb, model: by_hand_loss(model(xb), yb).backward()),
+    ('train_epoch', T.train_epoch), ('train_epoch', epoch(no_grad=True)), ('train_epoch', epoch_opt),
+    ('train_epoch', epoch()),
+    ('batch_accuracy', T.batch_accuracy), ('batch_accuracy', lambda xb, yb: ((xb > 0).long() == yb).float().mean()),
+    ('batch_accuracy', lambda xb, yb: ((xb > 0).float() == yb).sum()/len(yb)),
+    ('batch_accuracy', lambda xb, yb: (torch.where(xb > 0, 1, 0) == yb).float().mean()),
+    ('validate_epoch', T.validate_epoch), ('validate_epoch', validate_by_hand),
+    ('validate_epoch', lambda model, dl: torch.stack([T.batch_accuracy(model(x), y) for x, y in dl]).mean()),
+    ('validate_epoch', lambda model, dl: torch.stack([T.batch_accuracy(model(x), y) for x, y in dl]).mean().item()),
+    ('mnist_distance', B.mnist_distance), ('mnist_distance', lambda a, b: (a - b).abs().flatten(-2).mean(-1)),
+    ('mnist_distance', lambda a, b: F.l1_loss(a, b.expand_as(a), reduction='none').mean((-2, -1))),
+    ('BasicOptim', O.BasicOptim), ('BasicOptim', ListOptim), ('BasicOptim', lambda params, lr: torch.optim.SGD(params, lr)),
+    ('BasicOptim', SubOptim),
+    ('simple_net', N.simple_net), ('simple_net', lambda xb, w1, b1, w2, b2: torch.relu(xb@w1 + b1)@w2 + b2),
+    ('simple_net', lambda xb, w1, b1, w2, b2: F.linear(torch.clamp(xb.mm(w1) + b1, min=0), w2.T, b2)),
+    ('softmax', lambda x: F.softmax(x, dim=1)), ('softmax', D.softmax), ('softmax', lambda x: torch.softmax(x, -1)), ('softmax', lambda x: (x - x.logsumexp(-1, keepdim=True)).exp()),
+    ('cross_entropy', D.cross_entropy), ('cross_entropy', lambda s, t: F.cross_entropy(s, t)),
+    ('cross_entropy', lambda s, t: -torch.gather(torch.log_softmax(s, -1), 1, t[:, None]).mean()),
+    ('cross_entropy', lambda s, t: (s.logsumexp(-1) - s[torch.arange(len(t)), t]).mean()),
+]
+
+WRONG = [
+    ('init_params', lambda size, std=1.0: torch.randn(size).requires_grad_(), 'ignores std'),
+    ('init_params', lambda size, std=1.0: torch.randn(size)*std, 'without requires_grad'),
+    ('init_params', lambda size, std=1.0: ((torch.rand(size)*2 - 1)*std*math.sqrt(3)).requires_grad_(), 'uniform distribution'),
+    ('init_params', lambda size, std=1.0: (torch.rand(size)*std).requires_grad_(), 'mean is not 0'),
+    ('init_params', lambda size, std=1.0: torch.tensor(__import__('numpy').random.randn(*(size if isinstance(size, tuple) else (size,)))*std, requires_grad=True), 'float64'),
+    ('init_params', lambda size, std=1.0: torch.randn(size, requires_grad=True)*std, 'not a leaf'),
+    ('init_params', lambda size, std=1.0: torch.randn(3).requires_grad_(), 'wrong shape'),
+    ('linear1', lambda xb, weights, bias: xb*weights + bias, 'element by element'),
+    ('linear1', lambda xb, weights, bias: xb@weights, 'without the bias'),
+    ('linear1', lambda xb, weights, bias: (xb + bias)@weights, 'added the bias to every pixel'),
+    ('linear1', lambda xb, weights, bias: (xb@weights + bias).T, 'not xb@weights + bias'),
+    ('linear1', lambda xb, weights, bias: (xb@weights + bias).tolist(), 'returned a list of 1, not a tensor'),
+    ('cross_entropy', lambda s, t: F.cross_entropy(s, t).item(), 'not a tensor'),
+    ('mnist_loss', lambda p, t: torch.where(t==1, 1-p, p).mean(), 'without the sigmoid'),
+    ('mnist_loss', lambda p, t: where(p.sigmoid(), t), 'must be one number'),
+    ('mnist_loss', lambda p, t: torch.where(t==1, p.sigmoid(), 1-p.sigmoid()).mean(), 'swapped the two branches'),
+    ('mnist_loss', lambda p, t: 1 - ((p > 0).float() == t).float().mean(), 'without a gradient'),
+    ('mnist_loss', lambda p, t: where(p.sigmoid(), t).mean().item(), 'returned a Python number'),
+    ('mnist_loss', lambda p, t: where(p.sigmoid(), t.squeeze()).mean(), '(n, n) table'),
+    ('mnist_loss', lambda p, t: where(p.sigmoid().flatten(), t).mean(), '(n, n) table'),
+    ('mnist_loss', lambda p, t: where(p.sigmoid().sigmoid(), t).mean(), 'sigmoid twice'),
+    ('mnist_loss', lambda p, t: where(p.sigmoid(), t).sum(), 'where mnist37 gives'),
+    ('mnist_loss', lambda p, t: where(p.detach().sigmoid(), t).mean(), 'without a gradient'),
+    ('calc_grad', lambda xb, yb, model: M.mnist_loss(model(xb), yb), 'never called backward()'),
+    ('calc_grad', lambda xb, yb, model: (model(xb) - yb).pow(2).mean().backward(), 'not those of mnist_loss'),
+    ('calc_grad', lambda xb, yb, model: M.mnist_loss(yb, model(xb)).backward(), 'the wrong way round'),
+    ('train_epoch', epoch(zero=False), 'never zeroes the gradients'), ('train_epoch', epoch(sign=1), 'steps up the gradient'),
+    ('train_epoch', epoch(use_lr=False), 'ignores lr'), ('train_epoch', epoch(first_only=True), 'stops after the first batch'),
+    ('train_epoch', lambda model, lr, params, dl: None, 'where they started'),
+    ('train_epoch', epoch(in_place=True), 'in place'), ('train_epoch', epoch(twice=True), 'somewhere else'),
+    ('batch_accuracy', lambda xb, yb: ((xb > 0.5) == yb).float().mean(), 'raw scores at 0.5'),
+    ('batch_accuracy', lambda xb, yb: ((xb.sigmoid() > 0) == yb).float().mean(), 'sigmoid at 0'),
+    ('batch_accuracy', lambda xb, yb: ((xb.sigmoid() >= 0.5) == yb).float().mean(), 'exactly 0'),
+    ('batch_accuracy', lambda xb, yb: ((xb > 0) == yb).float().mean().item(), 'returned a Python number'),
+    ('batch_accuracy', lambda xb, yb: ((xb > 0) == yb).float(), 'one number'),
+    ('validate_epoch', validate_and_train, 'trained while validating'),
+    ('validate_epoch', validate_with_backward, 'computed gradients'),
+    ('validate_epoch', lambda model, dl: 0.5, 'where mnist37 gives'),
+    ('mnist_distance', lambda a, b: (a - b).abs().mean(), 'gave a single number'),
+    ('mnist_distance', lambda a, b: (a - b).mean((-1, -2)), 'without taking their absolute value'),
+    ('mnist_distance', lambda a, b: ((a - b)**2).mean((-1, -2)).sqrt(), 'root mean squared'),
+    ('BasicOptim', optim(step=lambda self: [p.data.add_(p.grad*self.lr) for p in self.params]), 'up their gradients'),
+    ('BasicOptim', optim(step=lambda self: [p.data.sub_(p.grad) for p in self.params]), 'ignored lr'),
+    ('BasicOptim', optim(zero_grad=lambda self: None), 'zero_grad left the gradients'),
+    ('BasicOptim', optim(__init__=kept_init), 'generator'), ('BasicOptim', optim(zero_grad=zero_data), 'parameters themselves to zero'),
+    ('simple_net', lambda xb, w1, b1, w2, b2: (xb@w1 + b1)@w2 + b2, 'no nonlinearity'),
+    ('simple_net', lambda xb, w1, b1, w2, b2: torch.relu(torch.relu(xb@w1 + b1)@w2 + b2), 'ReLU to its output'),
+    ('simple_net', lambda xb, w1, b1, w2, b2: torch.sigmoid(xb@w1 + b1)@w2 + b2, 'sigmoid between the layers'),
+    ('simple_net', lambda xb, w1, b1, w2, b2: torch.relu(xb@w1 + b1).detach()@w2 + b2, 'not the right gradients'),
+    ('softmax', lambda x: x.exp()/x.exp().sum(-1, keepdim=True), 'overflows'),
+    ('softmax', lambda x: (x - x.max()).exp()/(x - x.max()).exp().sum(0, keepdim=True), 'each column'),
+    ('softmax', lambda x: (x - x.max()).exp()/(x - x.max()).exp().sum(), 'whole batch'),
+    ('cross_entropy', ce_naive, 'overflowed'),
+    ('cross_entropy', lambda s, t: -torch.log_softmax(s, -1)[torch.arange(len(t)), t].sum(), 'summed over the batch'),
+    ('cross_entropy', lambda s, t: -torch.log_softmax(s, -1)[:, 0].mean(), 'first class'),
+    ('cross_entropy', lambda s, t: -torch.log_softmax(s, -1).mean(), 'every class'),
+    ('cross_entropy', lambda s, t: torch.log_softmax(s, -1)[torch.arange(len(t)), t].mean(), 'minus sign'),
+    ('cross_entropy', lambda s, t: -torch.log_softmax(s, -1)[t].mean(), 'indexed the rows'),
+    ('cross_entropy', lambda s, t: -torch.log_softmax(s.detach(), -1)[torch.arange(len(t)), t].mean(), 'not the right gradients'),
+    ('cross_entropy', lambda s, t: -torch.log(torch.softmax(s, -1))[torch.arange(len(t)), t].exp().mean(), 'probability of the right class'),
+]
+
+@pytest.mark.parametrize('name,f', RIGHT, ids=[f'{n}-{i}' for i, (n, _) in enumerate(RIGHT)])
+def test_a_right_answer_passes(name, f):
+    ok, line = verdict(f, name)
+    assert ok and line.startswith(f'✓ {name}: '), line
+
+@pytest.mark.parametrize('name,f,words', WRONG, ids=[f'{n}-{w}' for n, _, w in WRONG])
+def test_a_known_mistake_gets_its_message(name, f, words):
+    ok, line = verdict(f, name)
+    assert not ok and line.startswith(f'✗ {name}: {name} ') and words in line, line
+
+def test_every_checked_function_has_right_and_wrong_cases():
+    assert list(CHECKERS) == ['init_params', 'linear1', 'mnist_loss', 'calc_grad', 'train_epoch', 'batch_accuracy',
+                              'validate_epoch', 'mnist_distance', 'BasicOptim', 'simple_net', 'softmax', 'cross_entropy']
+    assert {n for n, _ in RIGHT} == {n for n, _, _ in WRONG} == set(CHECKERS)
