@@ -18,8 +18,10 @@ def init_simple_net(hidden:int=30, # number of hidden units
     return (*init_layer(28*28, hidden, generator), *init_layer(hidden, 1, generator))
 
 def simple_net(xb:torch.Tensor, # a batch of images, shape (n, 784)
-               w1:torch.Tensor, b1:torch.Tensor, # first layer: 784 -> hidden
-               w2:torch.Tensor, b2:torch.Tensor, # second layer: hidden -> 1
+               w1:torch.Tensor, # first layer's weights: 784 -> hidden
+               b1:torch.Tensor, # first layer's bias
+               w2:torch.Tensor, # second layer's weights: hidden -> 1
+               b2:torch.Tensor, # second layer's bias
               )->torch.Tensor:
     "The book's first neural net: linear, ReLU, linear. Scores of shape (n, 1)."
     res = xb@w1 + b1

@@ -62,7 +62,8 @@ def validate_epoch(model, # called as `model(xb)`
 # %% ../nbs/04_training.ipynb #0c6dcaa9
 class TensorBatches:
     "`(xb, yb)` batches indexed straight out of whole tensors; reshuffled each epoch when `shuffle`."
-    def __init__(self, x:torch.Tensor, y:torch.Tensor, # inputs and targets, first dimension the same
+    def __init__(self, x:torch.Tensor, # inputs
+                 y:torch.Tensor, # targets, as many as the inputs (the same first dimension)
                  bs:int=256, # batch size
                  shuffle:bool=False, # a new random order each epoch
                  seed:int=None, # seeds the shuffling generator, for repeatable runs
