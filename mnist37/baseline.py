@@ -25,14 +25,16 @@ def mnist_distance(a:torch.Tensor, # images, shape (..., 28, 28)
 
 # %% ../nbs/01_baseline.ipynb #51a2e35a
 def is_3(x:torch.Tensor, # images, shape (..., 28, 28)
-         mean3:torch.Tensor, mean7:torch.Tensor, # the ideal three and seven, 28×28
+         mean3:torch.Tensor, # the ideal three, 28×28
+         mean7:torch.Tensor, # the ideal seven, 28×28
         )->torch.Tensor:
     "True where `x` is closer (by `mnist_distance`) to `mean3` than to `mean7`."
     return mnist_distance(x, mean3) < mnist_distance(x, mean7)
 
 def pixel_similarity(x:torch.Tensor, # images as rows of 784 values, or (n, 28, 28)
                      y:torch.Tensor, # labels, 1 for a three, 0 for a seven
-                     mean3:torch.Tensor, mean7:torch.Tensor, # the ideal three and seven
+                     mean3:torch.Tensor, # the ideal three
+                     mean7:torch.Tensor, # the ideal seven
                     )->dict:
     "Accuracy of `is_3` on the threes, on the sevens, and on all of them (the mean of the two, as the book reports it)."
     x, y = x.view(-1, 28, 28), y.view(-1)

@@ -39,8 +39,10 @@ def load_mnist_sample(path, # a folder in MNIST_SAMPLE layout
     return train_x, train_y, valid_x, valid_y
 
 # %% ../nbs/00_data.ipynb #d4d06fe8
-def fastai_dls(train_x:torch.Tensor, train_y:torch.Tensor, # training images (n, 784) and labels (n, 1)
-               valid_x:torch.Tensor, valid_y:torch.Tensor, # validation images and labels
+def fastai_dls(train_x:torch.Tensor, # training images, shape (n, 784)
+               train_y:torch.Tensor, # training labels, shape (n, 1)
+               valid_x:torch.Tensor, # validation images
+               valid_y:torch.Tensor, # validation labels
                bs:int=256, # batch size
               )->tuple:
     "The book's `(dl, valid_dl)`: lists of `(x, y)` pairs in fastai `DataLoader`s, training shuffled."

@@ -44,10 +44,12 @@ def train_epoch_opt(model, # called as `model(xb)`; its parameters are the optim
 
 def fit_opt(model, # called as `model(xb)`
             opt, # an optimizer holding the model's parameters, with `lr` and `params`
-            dl, valid_dl, # training and validation batches
+            dl, # training batches
+            valid_dl, # validation batches
             epochs:int=20, # passes over the training data
             on_epoch=None, # called with each epoch's row as it is made
-            loss_func=mnist_loss, metric=batch_accuracy, # the loss to follow and the accuracy to report
+            loss_func=mnist_loss, # the loss to follow
+            metric=batch_accuracy, # the accuracy of a batch, to report
            )->list:
     "`fit`, with `train_epoch_opt` doing each epoch's training."
     return fit(model, opt.lr, opt.params, dl, valid_dl, epochs, on_epoch,

@@ -62,7 +62,8 @@ def validate_epoch(model, # called as `model(xb)`
 # %% ../nbs/04_training.ipynb #0c6dcaa9
 class TensorBatches:
     "`(xb, yb)` batches indexed straight out of whole tensors; reshuffled each epoch when `shuffle`."
-    def __init__(self, x:torch.Tensor, y:torch.Tensor, # inputs and targets, first dimension the same
+    def __init__(self, x:torch.Tensor, # inputs
+                 y:torch.Tensor, # targets, as many as the inputs (the same first dimension)
                  bs:int=256, # batch size
                  shuffle:bool=False, # a new random order each epoch
                  seed:int=None, # seeds the shuffling generator, for repeatable runs
@@ -100,7 +101,7 @@ def fit(model, # called as `model(xb)`; its parameters are `params`
         loss = train_one() if train_one else train_epoch(model, lr, params, dl)
         if not math.isfinite(loss):
             raise Mnist37Error(f'training stopped at epoch {epoch}: the loss became {loss} because the learning rate '
-                               f'{lr} is too large for this model; try a smaller --lr, such as 1.0')
+                               f'{lr} is too large for this model; use a smaller learning rate')
         row = dict(epoch=epoch, train_loss=loss, valid_acc=validate_epoch(model, valid_dl, metric),
                    seconds=time.perf_counter() - start)
         history.append(row)

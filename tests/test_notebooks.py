@@ -16,9 +16,11 @@ from notebooks import REFERENCE, execute, kernel_env, notebooks, reference_text,
 
 SHOTS = ROOT/'tools'/'pages'  # screenshots (git-ignored)
 # The figures a reader should see in each notebook, at the least: one digit, a grid of digits and the mean digits
-# (00); the sigmoid (02); the training curves and the learned weights (03); the helpers' examples (92). Index shows a
-# saved figure (a linked image, not an output).
-FIGURES = {'00_data.ipynb': 3, '03_model.ipynb': 1, '04_training.ipynb': 2, '92_plots.ipynb': 3}
+# (00); the learning rates, the measurements, the fit as it improves and its loss (02); the sigmoid (03); the timing
+# of a batch, the training curves and the learned weights (04); the ReLU, the four runs and the hidden units (06); the
+# prepared digit (13); the helpers' examples (92). Index shows a saved figure (a linked image, not an output).
+FIGURES = {'00_data.ipynb': 3, '02_sgd.ipynb': 4, '03_model.ipynb': 1, '04_training.ipynb': 3, '06_nets.ipynb': 3,
+           '13_your_digit.ipynb': 1, '92_plots.ipynb': 3}
 LINKED = {'index.ipynb': 1}
 NBS = [p.name for p in notebooks()]
 SOURCES = ['embedded', 'mnist_sample']
