@@ -6,7 +6,7 @@
 __all__ = ['PAGE', 'MAX_BODY', 'MAX_PIXELS', 'as_model', 'judge', 'read_drawing', 'DrawServer', 'make_server', 'serve', 'Canvas',
            'show_canvas']
 
-# %% ../nbs/96_draw.ipynb #8d0856bf
+# %% ../nbs/96_draw.ipynb #e150d2ac
 import io, json, threading, webbrowser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -16,12 +16,12 @@ from .checks import Mnist37Error, atomic_write
 from .prepare import mnist_style, to_grey
 from .digits import softmax
 
-# %% ../nbs/96_draw.ipynb #820f2196
+# %% ../nbs/96_draw.ipynb #ac5b114b
 # Where checkpoints are loaded and scores read. They live in `mnist37.cli` today; when they move to
 # `mnist37.checkpoint`, this import is the one line to change.
 from .cli import MODELS, load_model, score_digits
 
-# %% ../nbs/96_draw.ipynb #7019ab24
+# %% ../nbs/96_draw.ipynb #91929b74
 def as_model(model # a run folder or checkpoint from `mnist37 train`, or `(kind, params)` with kind a key of `MODELS`
             )->tuple:
     "`(kind, params)` of `model`, or `Mnist37Error` saying what is wrong with it."
@@ -32,7 +32,7 @@ def as_model(model # a run folder or checkpoint from `mnist37 train`, or `(kind,
     if got != want: raise Mnist37Error(f'{kind} parameters have shapes {got}; a {kind} model needs {want}')
     return kind, [p.detach().float() for p in params]
 
-# %% ../nbs/96_draw.ipynb #a9023243
+# %% ../nbs/96_draw.ipynb #561356e6
 def judge(model:tuple, # `(kind, params)` from `as_model`
           im:Image.Image, # the drawing
          )->dict:
@@ -58,7 +58,7 @@ def judge(model:tuple, # `(kind, params)` from `as_model`
         res['evidence'] = [round(float(v), 5) for v in params[0][:, column]*x[0]]
     return res
 
-# %% ../nbs/96_draw.ipynb #9a41da67
+# %% ../nbs/96_draw.ipynb #fb7fb65f
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -69,7 +69,7 @@ body { font-family: system-ui, sans-serif; margin: 12px; color: #222; background
 h1 { font-size: 1.1rem; margin: 0 0 8px; }
 .row { display: flex; flex-wrap: wrap; gap: 16px; align-items: flex-start; }
 .panel { display: flex; flex-direction: column; gap: 6px; }
-.caption { font-size: .8rem; color: #555; max-width: 280px; }
+.caption { font-size: .8rem; color: #555; max-width: 180px; }
 #pad { width: 280px; height: 280px; background: #fff; border: 1px solid #888; touch-action: none; cursor: crosshair; }
 .small { width: 140px; height: 140px; image-rendering: pixelated; border: 1px solid #888; background: #000; }
 #answer { font-size: 1.6rem; font-weight: 600; min-height: 2rem; }
@@ -91,14 +91,16 @@ button { font-size: 1rem; padding: 4px 14px; }
     <div id="answer">draw a digit</div>
     <div id="message"></div>
     <div id="bars"></div>
-  </div>
-  <div class="panel">
-    <canvas id="seen" class="small" width="28" height="28"></canvas>
-    <div class="caption">the 28×28 image the model saw: your drawing scaled into 20×20 and centred by its centre of mass, as MNIST's digits were made</div>
-  </div>
-  <div class="panel" id="why">
-    <canvas id="evidence" class="small" width="28" height="28"></canvas>
-    <div class="caption" id="why-caption">evidence, weight × pixel</div>
+    <div class="row">
+      <div class="panel">
+        <canvas id="seen" class="small" width="28" height="28"></canvas>
+        <div class="caption">the 28×28 image the model saw: your drawing scaled into 20×20 and centred by its centre of mass, as MNIST's digits were made</div>
+      </div>
+      <div class="panel" id="why">
+        <canvas id="evidence" class="small" width="28" height="28"></canvas>
+        <div class="caption" id="why-caption">evidence, weight × pixel</div>
+      </div>
+    </div>
   </div>
 </div>
 <script>
@@ -125,6 +127,7 @@ function paint(kind, a, b) {
 }
 function clearAnswer(text) {
   $('answer').textContent = text; $('message').textContent = ''; $('bars').innerHTML = '';
+  delete $('answer').dataset.digit; delete $('answer').dataset.p;
   for (const id of ['seen', 'evidence']) { const c = $(id).getContext('2d'); c.clearRect(0, 0, 28, 28); }
 }
 function setState() { document.body.dataset.state = busy ? 'busy' : 'idle'; }
@@ -159,7 +162,7 @@ function show(status, j) {
   $('answer').dataset.saved = j.saved || '';
   if (j.status !== 'ok') { clearAnswer(j.status === 'empty' ? 'draw a digit' : 'too little ink'); $('message').textContent = j.status === 'empty' ? '' : j.message; return; }
   $('answer').textContent = `${j.digit} (p=${j.p.toFixed(2)})`;
-  $('answer').dataset.digit = String(j.digit);
+  $('answer').dataset.digit = String(j.digit); $('answer').dataset.p = String(j.p);
   $('message').textContent = '';
   $('bars').innerHTML = j.classes.map((d, i) =>
     `<div class="bar" data-digit="${d}"><span class="label">${d}</span><span class="track"><span class="fill" style="display:block;width:${(100 * j.probs[i]).toFixed(1)}%"></span></span><span>${j.probs[i].toFixed(2)}</span></div>`).join('');
@@ -190,7 +193,7 @@ blank();
 </body></html>
 """  # the whole page: markup, style and script
 
-# %% ../nbs/96_draw.ipynb #ea40e58b
+# %% ../nbs/96_draw.ipynb #99703225
 MAX_BODY = 2_000_000  # bytes: the page's 280×280 PNG is about 10 kB
 MAX_PIXELS = 2048*2048  # the largest drawing accepted
 
@@ -211,7 +214,7 @@ def read_drawing(body:bytes # a request's body: an image file's bytes
         raise _Refused(415, f'the request body is not an image PIL can read ({type(e).__name__}): send a PNG') from None
     return im
 
-# %% ../nbs/96_draw.ipynb #f7d54811
+# %% ../nbs/96_draw.ipynb #ec01c8ad
 _CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:"
 
 class _Handler(BaseHTTPRequestHandler):
@@ -257,7 +260,7 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format, *args):
         if not self.server.quiet: super().log_message(format, *args)
 
-# %% ../nbs/96_draw.ipynb #23710c2c
+# %% ../nbs/96_draw.ipynb #9f60abc9
 class DrawServer(ThreadingHTTPServer):
     "An HTTP server on 127.0.0.1 for the drawing page of one model."
     daemon_threads = True
@@ -282,7 +285,7 @@ def make_server(model, # a run folder or checkpoint, or `(kind, params)`
         raise Mnist37Error(f'cannot serve on 127.0.0.1 port {port} ({e.strerror or e}): choose another port, '
                            'or 0 for a free one') from None
 
-# %% ../nbs/96_draw.ipynb #5a160808
+# %% ../nbs/96_draw.ipynb #d2dd8c02
 def serve(run:Path, # a run folder from `mnist37 train`, or its model.pt
           port:int=0, # the port to serve on, on 127.0.0.1 only; 0 picks a free one
           open_browser:bool=True, # open the page in a web browser
@@ -297,7 +300,7 @@ def serve(run:Path, # a run folder from `mnist37 train`, or its model.pt
     except KeyboardInterrupt: print('stopped', flush=True)
     finally: srv.server_close()
 
-# %% ../nbs/96_draw.ipynb #d146d554
+# %% ../nbs/96_draw.ipynb #505bdda6
 class Canvas:
     "The drawing page of a model, served from a thread of this kernel; shown inline as an `<iframe>`."
     def __init__(self, server:DrawServer, height:int):
