@@ -6,7 +6,7 @@
 __all__ = ['PAGE', 'MAX_BODY', 'MAX_PIXELS', 'as_model', 'judge', 'read_drawing', 'DrawServer', 'make_server', 'serve', 'Canvas',
            'show_canvas']
 
-# %% ../nbs/96_draw.ipynb #a129a4b1
+# %% ../nbs/96_draw.ipynb #2972b373
 import io, json, threading, webbrowser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -16,12 +16,12 @@ from .checks import Mnist37Error, atomic_write
 from .prepare import mnist_style, to_grey
 from .digits import softmax
 
-# %% ../nbs/96_draw.ipynb #a0f8f82a
+# %% ../nbs/96_draw.ipynb #53ed2e3b
 # Where checkpoints are loaded and scores read. They live in `mnist37.cli` today; when they move to
 # `mnist37.checkpoint`, this import is the one line to change.
 from .cli import MODELS, load_model, score_digits
 
-# %% ../nbs/96_draw.ipynb #6f7f7663
+# %% ../nbs/96_draw.ipynb #24c60651
 def as_model(model # a run folder or checkpoint from `mnist37 train`, or `(kind, params)` with kind a key of `MODELS`
             )->tuple:
     "`(kind, params)` of `model`, or `Mnist37Error` saying what is wrong with it."
@@ -32,7 +32,7 @@ def as_model(model # a run folder or checkpoint from `mnist37 train`, or `(kind,
     if got != want: raise Mnist37Error(f'{kind} parameters have shapes {got}; a {kind} model needs {want}')
     return kind, [p.detach().float() for p in params]
 
-# %% ../nbs/96_draw.ipynb #47a64f45
+# %% ../nbs/96_draw.ipynb #bea7ee86
 def judge(model:tuple, # `(kind, params)` from `as_model`
           im:Image.Image, # the drawing
          )->dict:
@@ -58,7 +58,7 @@ def judge(model:tuple, # `(kind, params)` from `as_model`
         res['evidence'] = [round(float(v), 5) for v in params[0][:, column]*x[0]]
     return res
 
-# %% ../nbs/96_draw.ipynb #8699ebf4
+# %% ../nbs/96_draw.ipynb #3cf7b86c
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -193,7 +193,7 @@ blank();
 </body></html>
 """  # the whole page: markup, style and script
 
-# %% ../nbs/96_draw.ipynb #06c1dc33
+# %% ../nbs/96_draw.ipynb #30914f02
 MAX_BODY = 2_000_000  # bytes: the page's 280×280 PNG is about 10 kB
 MAX_PIXELS = 2048*2048  # the largest drawing accepted
 
@@ -214,7 +214,7 @@ def read_drawing(body:bytes # a request's body: an image file's bytes
         raise _Refused(415, f'the request body is not an image PIL can read ({type(e).__name__}): send a PNG') from None
     return im
 
-# %% ../nbs/96_draw.ipynb #2a149f64
+# %% ../nbs/96_draw.ipynb #dab674db
 _CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:"
 
 class _Handler(BaseHTTPRequestHandler):
@@ -260,11 +260,16 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format, *args):
         if not self.server.quiet: super().log_message(format, *args)
 
-# %% ../nbs/96_draw.ipynb #5f22a4c9
+# %% ../nbs/96_draw.ipynb #2b956ff9
 class DrawServer(ThreadingHTTPServer):
     "An HTTP server on 127.0.0.1 for the drawing page of one model."
     daemon_threads = True
-    def __init__(self, model:tuple, port:int=0, save_dir:Path=None, quiet:bool=True):
+    def __init__(self,
+                 model:tuple, # `(kind, params)` from `as_model`
+                 port:int=0, # the port on 127.0.0.1; 0 for a free one
+                 save_dir:Path=None, # if given, save every drawing received there as a PNG
+                 quiet:bool=True, # don't log each request
+                ):
         self.model, self.save_dir, self.quiet, self.saved, self.lock = model, save_dir, quiet, 0, threading.Lock()
         super().__init__(('127.0.0.1', port), _Handler)
     @property
@@ -285,7 +290,7 @@ def make_server(model, # a run folder or checkpoint, or `(kind, params)`
         raise Mnist37Error(f'cannot serve on 127.0.0.1 port {port} ({e.strerror or e}): choose another port, '
                            'or 0 for a free one') from None
 
-# %% ../nbs/96_draw.ipynb #38761911
+# %% ../nbs/96_draw.ipynb #0b420215
 def serve(run:Path, # a run folder from `mnist37 train`, or its model.pt
           port:int=0, # the port to serve on, on 127.0.0.1 only; 0 picks a free one
           open_browser:bool=True, # open the page in a web browser
@@ -300,10 +305,13 @@ def serve(run:Path, # a run folder from `mnist37 train`, or its model.pt
     except KeyboardInterrupt: print('stopped', flush=True)
     finally: srv.server_close()
 
-# %% ../nbs/96_draw.ipynb #e026d28b
+# %% ../nbs/96_draw.ipynb #8e692de6
 class Canvas:
     "The drawing page of a model, served from a thread of this kernel; shown inline as an `<iframe>`."
-    def __init__(self, server:DrawServer, height:int):
+    def __init__(self,
+                 server:DrawServer, # the server of the page, bound but not yet serving
+                 height:int, # the height of the inline page, in pixels
+                ):
         self.server, self.height = server, height
         self.thread = threading.Thread(target=server.serve_forever, daemon=True)
         self.thread.start()
