@@ -6,7 +6,7 @@
 __all__ = ['PAGE', 'MAX_BODY', 'MAX_PIXELS', 'as_model', 'judge', 'read_drawing', 'DrawServer', 'make_server', 'serve', 'Canvas',
            'show_canvas']
 
-# %% ../nbs/96_draw.ipynb #2972b373
+# %% ../nbs/96_draw.ipynb #ca57cfb7
 import io, json, threading, webbrowser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -16,12 +16,12 @@ from .checks import Mnist37Error, atomic_write
 from .prepare import mnist_style, to_grey
 from .digits import softmax
 
-# %% ../nbs/96_draw.ipynb #53ed2e3b
+# %% ../nbs/96_draw.ipynb #e961cd2c
 # Where checkpoints are loaded and scores read. They live in `mnist37.cli` today; when they move to
 # `mnist37.checkpoint`, this import is the one line to change.
 from .cli import MODELS, load_model, score_digits
 
-# %% ../nbs/96_draw.ipynb #24c60651
+# %% ../nbs/96_draw.ipynb #cefe1c42
 def as_model(model # a run folder or checkpoint from `mnist37 train`, or `(kind, params)` with kind a key of `MODELS`
             )->tuple:
     "`(kind, params)` of `model`, or `Mnist37Error` saying what is wrong with it."
@@ -32,7 +32,7 @@ def as_model(model # a run folder or checkpoint from `mnist37 train`, or `(kind,
     if got != want: raise Mnist37Error(f'{kind} parameters have shapes {got}; a {kind} model needs {want}')
     return kind, [p.detach().float() for p in params]
 
-# %% ../nbs/96_draw.ipynb #bea7ee86
+# %% ../nbs/96_draw.ipynb #c1955627
 def judge(model:tuple, # `(kind, params)` from `as_model`
           im:Image.Image, # the drawing
          )->dict:
@@ -58,7 +58,7 @@ def judge(model:tuple, # `(kind, params)` from `as_model`
         res['evidence'] = [round(float(v), 5) for v in params[0][:, column]*x[0]]
     return res
 
-# %% ../nbs/96_draw.ipynb #3cf7b86c
+# %% ../nbs/96_draw.ipynb #fe880b9b
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -193,7 +193,7 @@ blank();
 </body></html>
 """  # the whole page: markup, style and script
 
-# %% ../nbs/96_draw.ipynb #30914f02
+# %% ../nbs/96_draw.ipynb #bab18769
 MAX_BODY = 2_000_000  # bytes: the page's 280×280 PNG is about 10 kB
 MAX_PIXELS = 2048*2048  # the largest drawing accepted
 
@@ -214,7 +214,7 @@ def read_drawing(body:bytes # a request's body: an image file's bytes
         raise _Refused(415, f'the request body is not an image PIL can read ({type(e).__name__}): send a PNG') from None
     return im
 
-# %% ../nbs/96_draw.ipynb #dab674db
+# %% ../nbs/96_draw.ipynb #09dcf35e
 _CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:"
 
 class _Handler(BaseHTTPRequestHandler):
@@ -246,21 +246,28 @@ class _Handler(BaseHTTPRequestHandler):
             if int(n) > MAX_BODY:
                 self.close_connection = True  # the body is not read: the connection cannot be reused
                 raise _Refused(413, f'the request body is {int(n):,} bytes; the most accepted is {MAX_BODY:,}')
-            im = read_drawing(self.rfile.read(int(n)))
+            try: body = self.rfile.read(int(n))
+            except TimeoutError:
+                self.close_connection = True
+                raise _Refused(408, f'the request body did not arrive within {self.timeout} s') from None
+            if len(body) < int(n): raise _Refused(400, f'the request body ended after {len(body)} of {n} bytes')
+            im = read_drawing(body)
         except _Refused as e: return self._json(e.status, dict(error=str(e)))
         res = judge(self.server.model, im)
         if self.server.save_dir is not None:
             with self.server.lock:
                 self.server.saved += 1
-                path = Path(self.server.save_dir)/f'drawing-{self.server.saved:04d}.png'
-            buf = io.BytesIO(); im.save(buf, 'PNG')
-            atomic_write(path, lambda f: f.write(buf.getvalue()))
+                path = Path(self.server.save_dir)/f'drawing-{self.server.saved:04d}.{(im.format or "png").lower()}'
+            atomic_write(path, lambda f: f.write(body))
             res['saved'] = path.name
         self._json(200, res)
+    def setup(self):
+        self.timeout = self.server.request_timeout  # a client that stops sending ties up its thread no longer than this
+        super().setup()
     def log_message(self, format, *args):
         if not self.server.quiet: super().log_message(format, *args)
 
-# %% ../nbs/96_draw.ipynb #2b956ff9
+# %% ../nbs/96_draw.ipynb #7333917a
 class DrawServer(ThreadingHTTPServer):
     "An HTTP server on 127.0.0.1 for the drawing page of one model."
     daemon_threads = True
@@ -269,8 +276,10 @@ class DrawServer(ThreadingHTTPServer):
                  port:int=0, # the port on 127.0.0.1; 0 for a free one
                  save_dir:Path=None, # if given, save every drawing received there as a PNG
                  quiet:bool=True, # don't log each request
+                 request_timeout:float=30, # seconds a client may take to send its request
                 ):
         self.model, self.save_dir, self.quiet, self.saved, self.lock = model, save_dir, quiet, 0, threading.Lock()
+        self.request_timeout = request_timeout
         super().__init__(('127.0.0.1', port), _Handler)
     @property
     def url(self)->str: return f'http://127.0.0.1:{self.server_address[1]}/'
@@ -290,7 +299,7 @@ def make_server(model, # a run folder or checkpoint, or `(kind, params)`
         raise Mnist37Error(f'cannot serve on 127.0.0.1 port {port} ({e.strerror or e}): choose another port, '
                            'or 0 for a free one') from None
 
-# %% ../nbs/96_draw.ipynb #0b420215
+# %% ../nbs/96_draw.ipynb #0c77243e
 def serve(run:Path, # a run folder from `mnist37 train`, or its model.pt
           port:int=0, # the port to serve on, on 127.0.0.1 only; 0 picks a free one
           open_browser:bool=True, # open the page in a web browser
@@ -305,7 +314,7 @@ def serve(run:Path, # a run folder from `mnist37 train`, or its model.pt
     except KeyboardInterrupt: print('stopped', flush=True)
     finally: srv.server_close()
 
-# %% ../nbs/96_draw.ipynb #8e692de6
+# %% ../nbs/96_draw.ipynb #9d346480
 class Canvas:
     "The drawing page of a model, served from a thread of this kernel; shown inline as an `<iframe>`."
     def __init__(self,

@@ -125,3 +125,21 @@ def test_draw_a_seven_and_a_three_in_a_browser(server, run, env, browser):
     assert all(s.startswith(url) for s in sources), sources
     browser.find_element('id', 'clear').click()
     assert browser.find_element('id', 'answer').text == 'draw a digit'
+
+@pytest.mark.parametrize('kind', ['touch', 'pen'])
+def test_a_finger_or_a_pen_draws_too(server, browser, kind):
+    from selenium.webdriver.common.actions import interaction
+    from selenium.webdriver.common.actions.action_builder import ActionBuilder
+    from selenium.webdriver.common.actions.pointer_input import PointerInput
+    from selenium.webdriver.support.ui import WebDriverWait
+    url, _ = server
+    browser.get(url)
+    pad = browser.find_element('id', 'pad')
+    ab = ActionBuilder(browser, mouse=PointerInput(getattr(interaction, f'POINTER_{kind.upper()}'), kind), duration=10)
+    (x, y), *rest = SEVEN[0]
+    ab.pointer_action.move_to(pad, x - 140, y - 140).pointer_down()
+    for x, y in rest: ab.pointer_action.move_to(pad, x - 140, y - 140)
+    ab.pointer_action.pointer_up()
+    ab.perform()
+    WebDriverWait(browser, 30).until(lambda b: b.execute_script('return document.body.dataset.state') == 'idle')
+    assert browser.find_element('id', 'answer').get_attribute('data-digit') == '7'
