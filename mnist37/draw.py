@@ -6,33 +6,35 @@
 __all__ = ['PAGE', 'MAX_BODY', 'MAX_PIXELS', 'as_model', 'judge', 'read_drawing', 'DrawServer', 'make_server', 'serve', 'Canvas',
            'show_canvas']
 
-# %% ../nbs/96_draw.ipynb #ca57cfb7
+# %% ../nbs/96_draw.ipynb #f33310dd
 import io, json, threading, webbrowser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-import numpy as np, torch
+import torch
 from PIL import Image, UnidentifiedImageError
 from .checks import Mnist37Error, atomic_write
 from .prepare import mnist_style, to_grey
 from .digits import softmax
 
-# %% ../nbs/96_draw.ipynb #e961cd2c
+# %% ../nbs/96_draw.ipynb #d5197f1f
 # Where checkpoints are loaded and scores read. They live in `mnist37.cli` today; when they move to
 # `mnist37.checkpoint`, this import is the one line to change.
 from .cli import MODELS, load_model, score_digits
 
-# %% ../nbs/96_draw.ipynb #cefe1c42
+# %% ../nbs/96_draw.ipynb #8ded7f55
 def as_model(model # a run folder or checkpoint from `mnist37 train`, or `(kind, params)` with kind a key of `MODELS`
             )->tuple:
     "`(kind, params)` of `model`, or `Mnist37Error` saying what is wrong with it."
     if isinstance(model, (str, Path)): return tuple(load_model(model)[:2])
+    if not (isinstance(model, (tuple, list)) and len(model) == 2):
+        raise Mnist37Error(f'a model is a run folder or (kind, params), not {type(model).__name__}')
     kind, params = model
     if kind not in MODELS: raise Mnist37Error(f'unknown model kind {kind!r}: mnist37 knows {", ".join(MODELS)}')
     got, want = [tuple(p.shape) for p in params], MODELS[kind]['shapes']
     if got != want: raise Mnist37Error(f'{kind} parameters have shapes {got}; a {kind} model needs {want}')
     return kind, [p.detach().float() for p in params]
 
-# %% ../nbs/96_draw.ipynb #c1955627
+# %% ../nbs/96_draw.ipynb #ab2a4a15
 def judge(model:tuple, # `(kind, params)` from `as_model`
           im:Image.Image, # the drawing
          )->dict:
@@ -58,7 +60,7 @@ def judge(model:tuple, # `(kind, params)` from `as_model`
         res['evidence'] = [round(float(v), 5) for v in params[0][:, column]*x[0]]
     return res
 
-# %% ../nbs/96_draw.ipynb #fe880b9b
+# %% ../nbs/96_draw.ipynb #a89a87eb
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -193,7 +195,7 @@ blank();
 </body></html>
 """  # the whole page: markup, style and script
 
-# %% ../nbs/96_draw.ipynb #bab18769
+# %% ../nbs/96_draw.ipynb #e66070d3
 MAX_BODY = 2_000_000  # bytes: the page's 280×280 PNG is about 10 kB
 MAX_PIXELS = 2048*2048  # the largest drawing accepted
 
@@ -209,12 +211,11 @@ def read_drawing(body:bytes # a request's body: an image file's bytes
         if im.width*im.height > MAX_PIXELS:
             raise _Refused(413, f'the drawing is {im.width}x{im.height}; the most accepted is {MAX_PIXELS:,} pixels')
         im.load()
-    except _Refused: raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
         raise _Refused(415, f'the request body is not an image PIL can read ({type(e).__name__}): send a PNG') from None
     return im
 
-# %% ../nbs/96_draw.ipynb #09dcf35e
+# %% ../nbs/96_draw.ipynb #20e2a504
 _CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:"
 
 class _Handler(BaseHTTPRequestHandler):
@@ -267,7 +268,7 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format, *args):
         if not self.server.quiet: super().log_message(format, *args)
 
-# %% ../nbs/96_draw.ipynb #7333917a
+# %% ../nbs/96_draw.ipynb #280d08fa
 class DrawServer(ThreadingHTTPServer):
     "An HTTP server on 127.0.0.1 for the drawing page of one model."
     daemon_threads = True
@@ -299,7 +300,7 @@ def make_server(model, # a run folder or checkpoint, or `(kind, params)`
         raise Mnist37Error(f'cannot serve on 127.0.0.1 port {port} ({e.strerror or e}): choose another port, '
                            'or 0 for a free one') from None
 
-# %% ../nbs/96_draw.ipynb #0c77243e
+# %% ../nbs/96_draw.ipynb #d0e2a027
 def serve(run:Path, # a run folder from `mnist37 train`, or its model.pt
           port:int=0, # the port to serve on, on 127.0.0.1 only; 0 picks a free one
           open_browser:bool=True, # open the page in a web browser
@@ -314,7 +315,7 @@ def serve(run:Path, # a run folder from `mnist37 train`, or its model.pt
     except KeyboardInterrupt: print('stopped', flush=True)
     finally: srv.server_close()
 
-# %% ../nbs/96_draw.ipynb #9d346480
+# %% ../nbs/96_draw.ipynb #b32d1164
 class Canvas:
     "The drawing page of a model, served from a thread of this kernel; shown inline as an `<iframe>`."
     def __init__(self,
