@@ -150,7 +150,7 @@ def _dense_float32(p:torch.Tensor, i:int, n:int, path:Path)->torch.Tensor:
 def classify_images(model:Path, # a checkpoint, or a run's folder holding model.pt
                     images:list, # picture files in any format PIL reads
                    )->tuple:
-    "`(kind, meta, x, results)`: the model's kind and metadata, the pictures as it saw them, `(digit, p, probs)` per picture."
+    "`(kind, meta, x, results)`: the model's kind and metadata, the pictures as it saw them, `(path, digit, p, probs)` each."
     name, params, meta = load_model(model)
     kind, x = KINDS[name], torch.stack([prepare_image(p) for p in images])
     with torch.no_grad(): scores = kind.model(params)(x)
@@ -158,7 +158,7 @@ def classify_images(model:Path, # a checkpoint, or a run's folder holding model.
         if not torch.isfinite(s).all():
             raise Mnist37Error(f'{model} gives {p} a score too large to be a number: its weights are too large '
                                f'(up to {max(float(q.abs().max()) for q in params):.3g}); train it again with a smaller learning rate')
-    return kind, meta, x, read_scores(kind, scores)
+    return kind, meta, x, [(str(p), *r) for p, r in zip(images, read_scores(kind, scores))]
 
 def saved_accuracy(meta # a checkpoint's metadata: anything at all
                   )->float:

@@ -17,26 +17,33 @@ class Mnist37Error(Exception):
     "A problem with the input, in one line: what is wrong and how to fix it."
 
 # %% ../nbs/90_checks.ipynb #3626aa8b
+def _read(value, kind:type):
+    "`kind(value)` if `value` is text that reads as a `kind`, else `value` as it is (for the check to judge)."
+    try: return kind(value) if isinstance(value, str) else value
+    except ValueError: return value
+
 def check_positive(name:str, # what the number is called, for the message ("timeout")
-                   value:float, # the number to check
+                   value:float, # the number to check, or its text
                   )->float:
     "`value` if it is a finite number above zero, else `Mnist37Error`."
+    value = _read(value, float)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
         raise Mnist37Error(f'{name} {value!r} is not a finite number above 0')
     return float(value)
 
-def check_lr(lr:float # the learning rate to check
+def check_lr(lr:float # the learning rate to check, or its text
             )->float:
     "`lr` if it is a finite number above zero, else `Mnist37Error`."
     try: return check_positive('learning rate', lr)
-    except Mnist37Error as e: raise Mnist37Error(f"{e}: try 1.0, the book's for linear1") from None
+    except Mnist37Error as e: raise Mnist37Error(f'{e}: try 1.0') from None
 
 # %% ../nbs/90_checks.ipynb #5724b25a
 def check_count(name:str, # what the number is called, for the message ("epochs")
-                value:int, # the number to check
+                value:int, # the number to check, or its text
                 minimum:int=1, # the smallest value allowed
                )->int:
     "`value` if it is a whole number of at least `minimum`, else `Mnist37Error`."
+    value = _read(value, int)
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise Mnist37Error(f'{name} must be a whole number of at least {minimum}, not {value!r}')
     return value

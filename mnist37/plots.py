@@ -154,7 +154,7 @@ def plot_prepared(pictures:list, # the pictures as given: PIL images or 2-d arra
                   titles:list, # one title per picture, e.g. its file name and the prediction
                   pairs:int=3, # pictures (each with its 28×28) per row
                  )->Figure:
-    "Each picture next to its prepared 28×28 version, titled."
+    "Each picture (PIL images shrunk to at most 256×256) next to its prepared 28×28 version, titled."
     prepared = torch.as_tensor(prepared).detach().reshape(-1, 28, 28).cpu()
     nrows, ncols = -(-len(pictures)//pairs), min(pairs, len(pictures))
     fig = _figure((2.6*ncols, 1.6*nrows))
@@ -162,7 +162,8 @@ def plot_prepared(pictures:list, # the pictures as given: PIL images or 2-d arra
     for ax in axs.flat: ax.axis('off')
     for i, (pic, x, title) in enumerate(zip(pictures, prepared, titles)):
         given, seen = axs[i//pairs, 2*(i % pairs)], axs[i//pairs, 2*(i % pairs) + 1]
-        a = np.asarray(pic.convert('L')) if hasattr(pic, 'convert') else np.asarray(pic)
+        if hasattr(pic, 'convert'): pic = pic.convert('L'); pic.thumbnail((256, 256))  # a small grey copy is all it needs
+        a = np.asarray(pic)
         given.imshow(a, cmap='Greys_r', vmin=0, vmax=255 if a.dtype == np.uint8 else 1)
         seen.imshow(x, cmap='Greys_r', vmin=0, vmax=1)
         given.set_title(str(title), fontsize=8, loc='left')
