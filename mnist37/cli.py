@@ -10,8 +10,8 @@ import argparse, sys
 from functools import partial, reduce
 from json import dumps
 from pathlib import Path
-from fastcore.docments import docments
-from fastcore.script import anno_parser
+from fastcore.script import anno_parser, docments
+from fastprogress.fastprogress import ConsoleProgressBar
 import mnist37
 from .checks import Mnist37Error, check_count, check_lr, check_png_path, check_positive, check_writable_dir, open_image
 from .checkpoint import KINDS, TASKS, classify_images, model_kind, saved_accuracy
@@ -21,8 +21,8 @@ from .run import LADDER, compare_models, load_data, run_settings, save_compare, 
 class _Bar:
     "fastprogress's bar over `total` steps on a terminal (nothing elsewhere), `line`s printed above it."
     def __init__(self, total:int):
-        from fastprogress.fastprogress import ConsoleProgressBar
         self.pb = ConsoleProgressBar(range(total), leave=False) if sys.stdout.isatty() else None
+        if self.pb is not None: self.pb.update(0)
     def __call__(self, done:int, line:str=None):
         if line is not None and self.pb is not None: self.pb.on_iter_end()  # fastprogress blanks the bar's line
         if line is not None: print(line, flush=True)
@@ -42,9 +42,9 @@ def train(data:str=None, # MNIST_SAMPLE folder or .tgz; default: $MNIST37_DATA, 
     s, out = run_settings(kind := model_kind(model, digits), epochs, lr, bs, seed), check_writable_dir(out)
     src, tensors = load_data(data, digits == 'all', download=download, log=partial(print, flush=True))
     print(f"model: {kind.name} ({kind.what}), {s['epochs']} epochs at lr {s['lr']}")
-    start = lambda b: print(f"random-init baseline accuracy: {b:.4f}\n{'epoch':>5}  {'train_loss':>10}  {'valid_acc':>9}  {'seconds':>7}", flush=True)
-    bar = _Bar(s['epochs'])  # drawn below the table from the first row on
-    row = lambda r: bar(r['epoch'], f"{r['epoch']:>5}  {r['train_loss']:>10.4f}  {r['valid_acc']:>9.4f}  {r['seconds']:>7.3f}")
+    bar = []  # made once the table's header is printed, so that it is drawn below it
+    start = lambda b: (print(f'random-init baseline accuracy: {b:.4f}\nepoch  train_loss  valid_acc  seconds', flush=True), bar.append(_Bar(s['epochs'])))
+    row = lambda r: bar[0](r['epoch'], f"{r['epoch']:>5}  {r['train_loss']:>10.4f}  {r['valid_acc']:>9.4f}  {r['seconds']:>7.3f}")
     run = train_model(kind, tensors, **s, on_start=start, on_epoch=row)
     files = save_run(out, kind, run, dict(data=src.how, n_train=len(tensors[0]), n_valid=len(tensors[2])), valid=tensors[2:])
     print(f"saved {', '.join(f.name for f in files)} in {out}\nvalid accuracy: {run.history[-1]['valid_acc']:.4f}")

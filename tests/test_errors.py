@@ -221,7 +221,7 @@ def test_bad_checkpoints(env, run, sample, tmp_path):
     fails(mnist37('predict', tmp_path/'cut.pt', img, env=env), 1, 'cut.pt is not a readable mnist37 checkpoint')
     (tmp_path/'text.pt').write_text('hello')
     fails(mnist37('predict', tmp_path/'text.pt', img, env=env), 1, 'text.pt is not a readable mnist37 checkpoint')
-    torch.save({'format': 'mnist37-linear1', 'weights': torch.zeros(100, 1), 'bias': torch.zeros(1)}, tmp_path/'shape.pt')
+    torch.save({'format': 'mnist37', 'model': 'linear', 'params': [torch.zeros(100, 1), torch.zeros(1)]}, tmp_path/'shape.pt')
     fails(mnist37('predict', tmp_path/'shape.pt', img, env=env), 1, 'shape (100, 1)', '(784, 1)')
     torch.save({'weights': torch.zeros(784, 1)}, tmp_path/'other.pt')
     fails(mnist37('predict', tmp_path/'other.pt', img, env=env), 1, 'not an mnist37 checkpoint')
@@ -234,7 +234,7 @@ def test_bad_checkpoints(env, run, sample, tmp_path):
 def test_checkpoint_with_pickled_code_is_refused_and_not_run(env, run, sample, tmp_path):
     marker = tmp_path/'pwned'
     code = (f"import torch, os\nclass Evil:\n    def __reduce__(self): return (os.system, ('touch {marker}',))\n"
-            f"torch.save({{'format': 'mnist37-linear1', 'weights': Evil()}}, '{tmp_path/'evil.pt'}')")
+            f"torch.save({{'format': 'mnist37', 'model': 'linear', 'params': [Evil()]}}, '{tmp_path/'evil.pt'}')")
     subprocess.run([sys.executable, '-c', code], check=True)
     fails(mnist37('predict', tmp_path/'evil.pt', sample/'valid'/'3'/'0.png', env=env), 1, 'not a readable mnist37 checkpoint')
     assert not marker.exists()
