@@ -29,18 +29,10 @@ def book_train(data, epochs=20, lr=1., seed=42):
     return acc
 
 def mnist37_train(data, epochs=20, lr=1., seed=42):
-    "mnist37's path, as `mnist37 train` runs it: `fit` on `TensorBatches`."
-    import torch
-    from functools import partial
-    from mnist37.model import init_params, linear1
-    from mnist37.train import TensorBatches, fit
-    train_x, train_y, valid_x, valid_y = data
-    g = torch.Generator().manual_seed(seed)
-    weights, bias = init_params((28*28, 1), generator=g), init_params(1, generator=g)
-    model = partial(linear1, weights=weights, bias=bias)
-    h = fit(model, lr, (weights, bias), TensorBatches(train_x, train_y, shuffle=True, seed=seed),
-            TensorBatches(valid_x, valid_y), epochs=epochs)
-    return h[-1]['valid_acc']
+    "mnist37's path, as `mnist37 train` runs it: `train_model` (seeded start, `TensorBatches`, the chapter's loop)."
+    from mnist37.checkpoint import KINDS
+    from mnist37.run import train_model
+    return train_model(KINDS['linear'], data, epochs, lr, seed=seed).history[-1]['valid_acc']
 
 def book_net(data, epochs=40, lr=0.1, seed=42):
     "The book's simple_net: `nn.Sequential` trained by fastai's `Learner` over lists of (x, y) tuples in DataLoaders."
@@ -54,15 +46,10 @@ def book_net(data, epochs=40, lr=0.1, seed=42):
     return book.learner_fit(dl, valid_dl, book.simple_net(), epochs, lr)
 
 def mnist37_net(data, epochs=40, lr=0.1, seed=42):
-    "mnist37's path, as `mnist37 train --model net` runs it: `simple_net` and `fit` on `TensorBatches`."
-    import torch
-    from mnist37.nets import init_simple_net, simple_net
-    from mnist37.train import TensorBatches, fit
-    train_x, train_y, valid_x, valid_y = data
-    params = init_simple_net(30, generator=torch.Generator().manual_seed(seed))
-    h = fit(lambda xb: simple_net(xb, *params), lr, params, TensorBatches(train_x, train_y, shuffle=True, seed=seed),
-            TensorBatches(valid_x, valid_y), epochs=epochs)
-    return h[-1]['valid_acc']
+    "mnist37's path, as `mnist37 train --model net` runs it: `train_model` with the net's kind."
+    from mnist37.checkpoint import KINDS
+    from mnist37.run import train_model
+    return train_model(KINDS['net'], data, epochs, lr, seed=seed).history[-1]['valid_acc']
 
 def floor_net(data, epochs=40, lr=0.1, seed=42):
     "The floor for the net: the same math as a bare loop."
@@ -134,6 +121,10 @@ def child(kind, folder, reps):
             t = time.perf_counter(); acc = train(data); times.append(time.perf_counter() - t)
     print(json.dumps({'times': times, 'acc': acc}))
 
+# The floor as one process: torch's import, the same tensors from mnist37's cache, the bare loop; nothing saved.
+FLOOR_SCRIPT = ("import torch, sys; sys.path.insert(0, {bench!r})\nimport bench\nfrom mnist37.data import load_mnist_sample\n"
+                "print(bench.floor_train(load_mnist_sample({folder!r})))")
+
 # The book's notebook as one process: its imports (chapter 4 starts with these two), loading, 20 epochs.
 BOOK_SCRIPT = ("from fastai.vision.all import *\nfrom fastbook import *\nimport sys; sys.path.insert(0, {bench!r})\n"
                "import bench, book\nprint(bench.book_train(book.load({folder!r})))")
@@ -173,8 +164,9 @@ def main():
     m37 = [str(Path(sys.executable).parent/'mnist37'), 'train', '--data', a.data, '--out', str(cache/'run'), '--no-download']
     env = {**os.environ, 'MNIST37_CACHE': str(cache)}
     run(m37, env)  # first run: extracts nothing new, builds the tensor cache
+    floor = [sys.executable, '-c', FLOOR_SCRIPT.format(bench=str(Path(__file__).parent), folder=folder)]
     procs = {}
-    for name, cmd in (('process_book', book), ('process_mnist37', m37)):
+    for name, cmd in (('process_book', book), ('process_mnist37', m37), ('process_floor', floor)):
         res = [run(cmd, env) for _ in range(a.reps)]
         procs[name] = (statistics.median(r[1] for r in res), max(r[2] for r in res))
         print(f'{name}: {procs[name]}', file=sys.stderr, flush=True)
@@ -194,9 +186,10 @@ def main():
           f'{nb[0]/nm[0]:.1f}× | {nm[0]/nf[0]:.2f}× |')
     print(f'| simple_net final valid accuracy | {nb[1]} | {nm[1]} | {nf[1]} | | |')
     pb, pm = procs['process_book'], procs['process_mnist37']
+    pf = procs['process_floor']
     print(f'| whole process: load + 20 epochs, imports included (s) | {pb[0]:.2f} | {pm[0]:.2f} (`mnist37 train`, 2nd run) '
-          f'| | {pb[0]/pm[0]:.1f}× | |')
-    print(f'| whole process, peak memory (MB) | {pb[1]:.0f} | {pm[1]:.0f} | | | |')
+          f'| {pf[0]:.2f} | {pb[0]/pm[0]:.1f}× | {pm[0]/pf[0]:.2f}× |')
+    print(f'| whole process, peak memory (MB) | {pb[1]:.0f} | {pm[1]:.0f} | {pf[1]:.0f} | | |')
 
 if __name__ == '__main__':
     main()

@@ -8,12 +8,12 @@ __all__ = ['LAYOUT', 'MNIST_LAYOUT', 'MAX_ARCHIVE_MEMBERS', 'MAX_MEMBER_BYTES', 
            'DataSource', 'find_mnist_sample', 'find_mnist', 'image_files', 'sample_arrays']
 
 # %% ../nbs/91_sources.ipynb #81febd7d
-import contextlib, gzip, hashlib, importlib.util, io, os, shutil, tarfile, tempfile, warnings, zlib
+import contextlib, gzip, hashlib, importlib.util, io, os, shutil, tarfile, tempfile, zlib
 from pathlib import Path
 from typing import NamedTuple
 import numpy as np
 from PIL import Image
-from .checks import Mnist37Error, atomic_write
+from .checks import Mnist37Error, atomic_write, quiet_future_warnings
 
 # %% ../nbs/91_sources.ipynb #d72c725e
 LAYOUT = ('train/3', 'train/7', 'valid/3', 'valid/7')  # the class folders an MNIST_SAMPLE folder must have
@@ -182,8 +182,7 @@ def _from_path(p:Path, cache_dir:Path, how:str, layout:tuple=LAYOUT)->DataSource
 
 def _from_fastai(name:str='MNIST_SAMPLE')->Path:
     "fastai's MNIST_SAMPLE (or MNIST): from its cache (~/.fastai/data, or $FASTAI_HOME) or downloaded."
-    with warnings.catch_warnings():  # fastai's import warns about torch internals that are no concern of a reader's
-        warnings.simplefilter('ignore', FutureWarning)
+    with quiet_future_warnings():
         from fastai.data.external import untar_data, URLs  # imported here: it brings in matplotlib and takes seconds
     with contextlib.redirect_stdout(io.StringIO()):  # its progress bar would print even when the download fails at once
         return untar_data(getattr(URLs, name))

@@ -221,7 +221,7 @@ def test_bad_checkpoints(env, run, sample, tmp_path):
     fails(mnist37('predict', tmp_path/'cut.pt', img, env=env), 1, 'cut.pt is not a readable mnist37 checkpoint')
     (tmp_path/'text.pt').write_text('hello')
     fails(mnist37('predict', tmp_path/'text.pt', img, env=env), 1, 'text.pt is not a readable mnist37 checkpoint')
-    torch.save({'format': 'mnist37-linear1', 'weights': torch.zeros(100, 1), 'bias': torch.zeros(1)}, tmp_path/'shape.pt')
+    torch.save({'format': 'mnist37', 'model': 'linear', 'params': [torch.zeros(100, 1), torch.zeros(1)]}, tmp_path/'shape.pt')
     fails(mnist37('predict', tmp_path/'shape.pt', img, env=env), 1, 'shape (100, 1)', '(784, 1)')
     torch.save({'weights': torch.zeros(784, 1)}, tmp_path/'other.pt')
     fails(mnist37('predict', tmp_path/'other.pt', img, env=env), 1, 'not an mnist37 checkpoint')
@@ -234,7 +234,7 @@ def test_bad_checkpoints(env, run, sample, tmp_path):
 def test_checkpoint_with_pickled_code_is_refused_and_not_run(env, run, sample, tmp_path):
     marker = tmp_path/'pwned'
     code = (f"import torch, os\nclass Evil:\n    def __reduce__(self): return (os.system, ('touch {marker}',))\n"
-            f"torch.save({{'format': 'mnist37-linear1', 'weights': Evil()}}, '{tmp_path/'evil.pt'}')")
+            f"torch.save({{'format': 'mnist37', 'model': 'linear', 'params': [Evil()]}}, '{tmp_path/'evil.pt'}')")
     subprocess.run([sys.executable, '-c', code], check=True)
     fails(mnist37('predict', tmp_path/'evil.pt', sample/'valid'/'3'/'0.png', env=env), 1, 'not a readable mnist37 checkpoint')
     assert not marker.exists()
@@ -280,15 +280,15 @@ def test_checkpoint_of_other_float_type_or_sparse_predicts_silently(env, sample,
     assert got['digit'] == want['digit'] and abs(got['p'] - want['p']) < (1e-2 if how == 'float16' else 1e-4)
 
 def test_predict_json_is_valid_for_every_model_kind(env, sample, tmp_path):
-    from mnist37.cli import MODELS, save_model
+    from mnist37.checkpoint import KINDS, save_model
     g = torch.Generator().manual_seed(0)
     img = sample/'valid'/'3'/'0.png'
-    for kind in MODELS:
-        ck = save_model(tmp_path/f'{kind}.pt', kind, MODELS[kind]['init'](g), {'valid_acc': [float('nan')]})
+    for kind in KINDS:
+        ck = save_model(tmp_path/f'{kind}.pt', kind, KINDS[kind].init(g), {'valid_acc': [float('nan')]})
         r = mnist37('predict', ck, img, '--json', env=env)
         assert r.returncode == 0 and r.stderr == '', r.stderr
         out = strict_json(r.stdout)[0]
-        assert out['model'] == kind and out['digit'] in MODELS[kind]['classes'] and 0 <= out['p'] <= 1
+        assert out['model'] == kind and out['digit'] in KINDS[kind].classes and 0 <= out['p'] <= 1
     r = mnist37('predict', ck, img, env=env)  # and the text output says nothing about a NaN accuracy
     assert r.returncode == 0 and 'nan' not in r.stdout and r.stdout.startswith(f'model: {kind} ('), r.stdout
 
@@ -379,7 +379,7 @@ def test_ctrl_c_during_training_exits_130_and_keeps_the_old_run(env, run, sample
 @pytest.mark.parametrize('meta', [{'valid_acc': []}, {'valid_acc': 0.5}, {'valid_acc': ['x']}, [], 'notes'])
 def test_predict_with_odd_metadata_in_a_checkpoint(env, sample, tmp_path, meta):
     "Metadata is for people: whatever a checkpoint says of itself, predict still predicts and prints no accuracy it has not got."
-    from mnist37.cli import MODELS, save_model
-    ck = save_model(tmp_path/'m.pt', 'linear', MODELS['linear']['init'](torch.Generator().manual_seed(0)), meta)
+    from mnist37.checkpoint import KINDS, save_model
+    ck = save_model(tmp_path/'m.pt', 'linear', KINDS['linear'].init(torch.Generator().manual_seed(0)), meta)
     r = mnist37('predict', ck, sample/'valid'/'3'/'0.png', env=env)
     assert r.returncode == 0 and r.stdout.splitlines()[0] == 'model: linear (linear1, one weight per pixel)', r.stderr
