@@ -29,7 +29,7 @@ _INIT = Checker(_init_params, lambda: [((28*28, 1), None), (1, None), ((3, 4), N
             'the images are float32, and PyTorch will not multiply the two ("expected Float but found Double"). Hint: '
             'torch.randn, or .float() before .requires_grad_().'),
            (lambda g, w: not g['grad'], 'gave a tensor without requires_grad, so PyTorch will not compute its gradient '
-            'and it can never learn. Hint: end with .requires_grad_() (03 Model, "Random parameters").'),
+            'and it can never learn. Hint: end with .requires_grad_() (03 Model, before "The linear model").'),
            (lambda g, w: not g['leaf'], 'gave a tensor computed from another one (e.g. torch.randn(size, '
             'requires_grad=True)*std), not a leaf: backward() fills the .grad of the tensor it came from, and this '
             "one's .grad stays None. Hint: (torch.randn(size)*std).requires_grad_()."),
@@ -72,10 +72,10 @@ _MNIST_LOSS = Checker(_mnist_loss, _loss_cases, lambda f, c: with_grad(f, *c),
            (lambda g, w: g[0].shape != (), 'gave {got}; a loss must be one number, so that there is one thing to make '
             'smaller. Hint: end with .mean() (03 Model, "A smooth loss").'),
            (lambda g, w: not g[0].requires_grad, 'gave a number without a gradient, as accuracy does: the model could '
-            'never learn from it. Hint: a loss must change smoothly with the scores (03 Model, "Why accuracy can\'t be the loss").')],
+            'never learn from it. Hint: a loss must change smoothly with the scores (03 Model, the end of "The linear model").')],
     mistakes=[(lambda p, t: torch.where(t.flatten()==1, 1-p.sigmoid(), p.sigmoid()).mean(), 'mixed shapes (n,) and (n, 1): '
                'torch.where broadcast them into an (n, n) table, pairing every image with every target, and took its mean. '
-               'Hint: keep predictions and targets both (n, 1); do not flatten one of them (01 Pixel similarity, "Broadcasting").'),
+               'Hint: keep predictions and targets both (n, 1); do not flatten one of them (01 Pixel similarity, "The ideal 3 and 7").'),
               (lambda p, t: _sig_where(p, t).mean(), 'used the raw scores without the sigmoid; with scores beyond 0 and '
                '1, "distance from the target" means nothing. Hint: predictions = predictions.sigmoid() first.'),
               (lambda p, t: _sig_where(p.sigmoid(), t, swap=True).mean(), 'swapped the two branches of torch.where: it is '
@@ -161,7 +161,7 @@ def _distance_cases():
 _MNIST_DISTANCE = Checker(_mnist_distance, _distance_cases,
     rules=[(lambda g, w: w.shape == (5,) and g.shape == (), 'of a stack of 5 images and one image gave a single number; it '
             'should give one distance per image, shape (5,). Hint: take the mean over the last two axes only, '
-            '.mean((-1, -2)) (01 Pixel similarity, "Broadcasting").')],
+            '.mean((-1, -2)) (01 Pixel similarity, "The ideal 3 and 7").')],
     mistakes=[(lambda a, b: (a - b).mean((-1, -2)), 'averaged the differences without taking their absolute value, so a '
                'pixel too dark and one too light cancel out. Hint: (a-b).abs().mean((-1, -2)).'),
               (lambda a, b: ((a - b)**2).mean((-1, -2)).sqrt(), 'is the root mean squared error (the L2 norm); the '

@@ -18,9 +18,11 @@ class BasicOptim:
                  lr:float, # learning rate
                 ): self.params, self.lr = list(params), lr
 
+    # `*args, **kwargs`: accept any arguments and ignore them, as the book writes it, so that code written for
+    # PyTorch's optimizers, whose `zero_grad` takes one (`set_to_none`), can call these too
     def step(self, *args, **kwargs):
         "Move each parameter a step of size `lr` against its gradient."
-        for p in self.params: p.data -= p.grad.data * self.lr
+        for p in self.params: p.data -= p.grad * self.lr
 
     def zero_grad(self, *args, **kwargs):
         "Forget the gradients, so that the next `backward()` starts from nothing."
@@ -52,5 +54,7 @@ def fit_opt(model, # called as `model(xb)`
             metric=batch_accuracy, # the accuracy of a batch, to report
            )->list:
     "`fit`, with `train_epoch_opt` doing each epoch's training."
-    return fit(model, opt.lr, opt.params, dl, valid_dl, epochs, on_epoch,
-               train_one=partial(train_epoch_opt, model, opt, dl, loss_func), metric=metric)
+    one_epoch = partial(train_epoch_opt, model, opt, dl, loss_func)  # an epoch of training, called with no arguments
+    # `fit` needs a learning rate and the parameters only for its own epoch, which `train_one` replaces; it still uses
+    # `lr` to name the learning rate in its error if the loss ever becomes infinite
+    return fit(model, opt.lr, opt.params, dl, valid_dl, epochs, on_epoch, train_one=one_epoch, metric=metric)
