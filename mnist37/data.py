@@ -6,10 +6,9 @@
 __all__ = ['read_digits', 'load_mnist_sample', 'fastai_dls']
 
 # %% ../nbs/00_data.ipynb #4c93b218
-import warnings
 import numpy as np, torch
 from PIL import Image
-from .checks import check_digit_image, open_image
+from .checks import check_digit_image, open_image, quiet_future_warnings
 from .sources import (IMAGE_SUFFIXES, LAYOUT, DataSource, check_layout, default_cache_dir, embedded_mnist_sample,
                              extract_tgz, find_mnist_sample, image_files, sample_arrays, show_path)
 
@@ -46,8 +45,7 @@ def fastai_dls(train_x:torch.Tensor, # training images, shape (n, 784)
                bs:int=256, # batch size
               )->tuple:
     "The book's `(dl, valid_dl)`: lists of `(x, y)` pairs in fastai `DataLoader`s, training shuffled."
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore', FutureWarning)
+    with quiet_future_warnings():  # importing fastai warns about torch internals: nothing to act on here
         from fastai.data.load import DataLoader  # imported here: fastai's core brings in matplotlib
     dset, valid_dset = list(zip(train_x, train_y)), list(zip(valid_x, valid_y))
     return DataLoader(dset, batch_size=bs, shuffle=True), DataLoader(valid_dset, batch_size=bs)

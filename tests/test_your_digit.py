@@ -55,12 +55,12 @@ def test_users_pictures_are_right_nine_times_in_ten(real_run):
 
 def test_mnist_own_digits_are_as_accurate_as_before(real_run):
     "Every MNIST_SAMPLE validation image is used as it is: predict says what the model says of the data set's tensors."
-    from mnist37.cli import load_model, _model
+    from mnist37.checkpoint import KINDS, load_model
     run, data, env, _ = real_run
     files = sorted((data/'valid'/'3').iterdir()) + sorted((data/'valid'/'7').iterdir())  # load_mnist_sample's order
     _, _, valid_x, valid_y = load_mnist_sample(data, cache_dir=False)
     kind, params, _ = load_model(run)
-    with torch.no_grad(): from_tensors = [3 if s > 0 else 7 for s in _model(kind, params)(valid_x).view(-1)]
+    with torch.no_grad(): from_tensors = [3 if s > 0 else 7 for s in KINDS[kind].model(params)(valid_x).view(-1)]
     assert predicted(run, files, env) == from_tensors
     assert np.mean([d == (3 if y == 1 else 7) for d, y in zip(from_tensors, valid_y.view(-1))]) >= 0.96
 
@@ -103,9 +103,9 @@ def test_show_saves_each_picture_next_to_what_the_model_saw(trained_on_embedded,
 def test_ten_digit_model_uses_the_same_preparation(tmp_path, shared_cache):
     "A ten-digit checkpoint (the shapes are all it needs here) predicts on a user's picture and on its negative alike."
     from conftest import offline
-    from mnist37.cli import MODELS, save_model
+    from mnist37.checkpoint import KINDS, save_model
     env = offline(shared_cache, tmp_path/'fastai')
-    params = MODELS['linear10']['init'](torch.Generator().manual_seed(0))
+    params = KINDS['linear10'].init(torch.Generator().manual_seed(0))
     ck = save_model(tmp_path/'ten.pt', 'linear10', params, {})
     x = np.zeros((28, 28), np.float32); x[6:22, 12:16] = 1  # a "1"
     im = user_style(x, 'photo', np.random.default_rng(2))
