@@ -65,29 +65,7 @@ def test_index_links_every_notebook_in_reading_order():
     linked = list(dict.fromkeys(re.findall(r'\]\(([\w.-]+\.ipynb)\)', text)))  # each at its first link
     assert linked == [p.name for p in CHAPTER + UNDER_THE_HOOD]
 
-# Modules whose every exported function documents each parameter with a docment (one parameter per line). The rest of
-# the package joins this list as its notebooks are brought up to it.
-DOCUMENTED = ('checks', 'sources', 'plots', 'checkpoint', 'run', 'cli', 'digits')
-
-def test_every_exported_function_documents_every_parameter():
-    import dataclasses, importlib, inspect
-    from fastcore.docments import docments
-    missing = []
-    for name in DOCUMENTED:
-        module = importlib.import_module(f'mnist37.{name}')
-        for export in module.__all__:
-            obj = getattr(module, export)
-            if dataclasses.is_dataclass(obj):  # its fields are its parameters
-                docs = docments(obj)
-                missing += [f'{name}.{export}.{f.name}' for f in dataclasses.fields(obj) if not docs.get(f.name)]
-                continue
-            funcs = [obj] if inspect.isfunction(obj) else [m for n, m in vars(obj).items() if inspect.isfunction(m)
-                                                           and not n.startswith('_') or n == '__init__'] if inspect.isclass(obj) else []
-            for f in funcs:
-                params = [p for p in inspect.signature(f).parameters if p not in ('self', 'args', 'kwargs')]
-                docs = docments(f)
-                missing += [f'{name}.{f.__qualname__}({p})' for p in params if not docs.get(p)]
-    assert not missing, missing
+# Every parameter of every exported function has its docment: tests/test_docments.py, for every module.
 
 def test_the_training_run_is_written_once():
     "Only mnist37.run makes the seeded shuffled batches of a run; everything else calls `train_model`."
