@@ -39,7 +39,7 @@ def judge(model:tuple, # `(kind, params)` from `as_model`
           im:Image.Image, # the drawing
          )->dict:
     "The model's answer for `im` as plain data: status, digit, p, classes, probs, the 784 pixels seen, evidence."
-    kind, params = model
+    kind, params = model[0], [p.detach() for p in model[1]]
     spec = KINDS[kind]
     a = to_grey(im)
     if a.max() - a.min() < 1/255: return dict(status='empty', message='draw a digit')
