@@ -6,9 +6,10 @@
 __all__ = []
 
 # %% ../nbs/index.ipynb #ea6612f5
-from . import baseline, checks, data, digits, learner, model, nets, optim, optimizers, prepare, sources, train
+from . import baseline, checks, data, digits, learner, model, nets, optim, optimizers, prepare, sources, tensor_cache, train
 from .checks import *
 from .sources import *
+from .tensor_cache import *
 from .data import *
 from .baseline import *
 from .model import *
@@ -19,5 +20,5 @@ from .learner import *
 from .optimizers import *
 from .digits import *
 from .prepare import *
-__all__ = (checks.__all__ + sources.__all__ + data.__all__ + baseline.__all__ + model.__all__ + train.__all__
+__all__ = (checks.__all__ + sources.__all__ + tensor_cache.__all__ + data.__all__ + baseline.__all__ + model.__all__ + train.__all__
            + optim.__all__ + nets.__all__ + learner.__all__ + optimizers.__all__ + digits.__all__ + prepare.__all__)  # every module's public names, but the command line's and the exercises'

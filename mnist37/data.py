@@ -9,8 +9,9 @@ __all__ = ['read_digits', 'load_mnist_sample', 'fastai_dls']
 import numpy as np, torch
 from PIL import Image
 from .checks import check_digit_image, open_image, quiet_future_warnings
-from .sources import (IMAGE_SUFFIXES, LAYOUT, DataSource, check_layout, default_cache_dir, embedded_mnist_sample,
-                             extract_tgz, find_mnist_sample, image_files, sample_arrays, show_path)
+from .sources import (LAYOUT, DataSource, check_layout, default_cache_dir, embedded_mnist_sample, extract_tgz,
+                             find_mnist_sample, show_path)
+from .tensor_cache import IMAGE_SUFFIXES, image_files, sample_arrays
 
 # %% ../nbs/00_data.ipynb #3b72991c
 def read_digits(files:list # image files, each 28x28 8-bit greyscale

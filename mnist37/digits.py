@@ -9,7 +9,8 @@ __all__ = ['load_mnist', 'softmax', 'log_softmax', 'cross_entropy', 'digit_accur
 import torch
 from .data import read_digits
 from .nets import init_layer
-from .sources import MNIST_LAYOUT, check_layout, sample_arrays, show_path
+from .sources import MNIST_LAYOUT, check_layout, show_path
+from .tensor_cache import sample_arrays
 
 # %% ../nbs/11_ten_digits.ipynb #77e7aa1c
 def load_mnist(path, # a folder in full MNIST's layout
