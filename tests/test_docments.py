@@ -1,5 +1,5 @@
 """Every parameter of every exported function and class has its own docment, so `show_doc` and `--help` describe it."""
-import importlib, inspect, pkgutil
+import importlib, inspect, pkgutil, re
 import pytest
 import mnist37
 from fastcore.docments import docments
@@ -18,8 +18,14 @@ def exported(module):
             for m, f in vars(obj).items():
                 if inspect.isfunction(f) and not m.startswith('_'): yield f'{name}.{m}', f
 
+def namedtuple_fields(cls):
+    "A NamedTuple's fields without a `# comment` on their line (fastcore.docments does not read NamedTuple fields)."
+    src = inspect.getsource(cls)
+    return [f for f in cls._fields if not re.search(rf'^\s*{f}\s*:[^#\n]*#\s*\S', src, re.M)]
+
 def undocumented(obj):
     "The parameters of `obj` that have no docment."
+    if inspect.isclass(obj) and issubclass(obj, tuple) and hasattr(obj, '_fields'): return namedtuple_fields(obj)
     try: sig = inspect.signature(obj)
     except (TypeError, ValueError): return []
     docs = docments(obj)
