@@ -45,13 +45,20 @@ class Optimizer:
 # %% ../nbs/08_optimizers.ipynb #b63b4da7
 class SGD(Optimizer):
     "The chapter's step: `p -= lr*grad`."
-    def update(self, p, grad, state): p -= self.lr*grad
+    def update(self, p, # a parameter's data, changed in place
+               grad, # its gradient
+               state, # what it remembers between steps: nothing, for SGD
+              ): p -= self.lr*grad
 
 # %% ../nbs/08_optimizers.ipynb #66bf00e2
 class Momentum(Optimizer):
     "SGD along a running sum of past gradients: `avg = mom*avg + grad`, then `p -= lr*avg`."
     defaults = dict(mom=0.9)  # how much of the previous average each step keeps
-    def update(self, p, grad, state, mom):
+    def update(self, p, # a parameter's data, changed in place
+               grad, # its gradient
+               state, # what it remembers between steps: its running sum of gradients, 'grad_avg'
+               mom, # how much of the previous sum each step keeps
+              ):
         avg = state.get('grad_avg', 0.)  # the average so far: 0 before the first step
         avg = mom*avg + grad
         state['grad_avg'] = avg  # kept for the next step
@@ -62,7 +69,12 @@ class RMSProp(Optimizer):
     "Each parameter's step divided by the root of a moving average of its squared gradients."
     defaults = dict(sqr_mom=0.99, # how much of the previous average of squared gradients each step keeps
                     eps=1e-8) # added to the root, so that it is never zero
-    def update(self, p, grad, state, sqr_mom, eps):
+    def update(self, p, # a parameter's data, changed in place
+               grad, # its gradient
+               state, # what it remembers between steps: its average of squared gradients, 'sqr_avg'
+               sqr_mom, # how much of the previous average each step keeps
+               eps, # added to the root, so that it is never zero
+              ):
         sqr = state.get('sqr_avg', 0.)  # the average so far: 0 before the first step
         sqr = sqr_mom*sqr + (1-sqr_mom)*grad**2
         state['sqr_avg'] = sqr  # kept for the next step
@@ -75,7 +87,14 @@ class Adam(Optimizer):
                     sqr_mom=0.999, # the same, for the average of squared gradients
                     eps=1e-8, # added to the root, so that it is never zero
                     debias=True) # divide the averages by `1-mom**n` and `1-sqr_mom**n` after n steps
-    def update(self, p, grad, state, mom, sqr_mom, eps, debias):
+    def update(self, p, # a parameter's data, changed in place
+               grad, # its gradient
+               state, # what it remembers between steps: 'step', 'grad_avg' and 'sqr_avg'
+               mom, # how much of the previous average of gradients each step keeps
+               sqr_mom, # the same, for the average of squared gradients
+               eps, # added to the root, so that it is never zero
+               debias, # divide the averages by `1-mom**n` and `1-sqr_mom**n` after n steps
+              ):
         n = state.get('step', 0) + 1  # this step's number
         avg = mom*state.get('grad_avg', 0.) + (1-mom)*grad  # both averages are 0 before the first step
         sqr = sqr_mom*state.get('sqr_avg', 0.) + (1-sqr_mom)*grad**2
