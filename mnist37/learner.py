@@ -26,7 +26,9 @@ class Learner:
         self.dls, self.model, self.opt_func, self.loss_func, self.metric = dls, model, opt_func, loss_func, metric
         self.history, self.losses = [], []  # a row per epoch; the loss of every training batch
 
-    def one_batch(self, xb, yb)->float:
+    def one_batch(self, xb, # a batch of inputs
+                  yb, # their targets
+                 )->float:
         "Gradients of the loss on one batch, a step of the optimizer, the gradients forgotten; the batch's loss."
         loss = calc_grad(xb, yb, self.model, self.loss_func).item()
         self.opt.step()

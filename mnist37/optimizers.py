@@ -20,7 +20,9 @@ class Optimizer:
         unknown = sorted(set(hypers) - set(self.defaults))
         if unknown: raise Mnist37Error(f'{type(self).__name__} has no hyperparameter {", ".join(unknown)}; '
                                        f'it takes {", ".join(self.defaults) or "only the learning rate"}')
-        self.params, self.lr, self.hypers = list(params), lr, {**self.defaults, **hypers}
+        self.params, self.lr = list(params), lr
+        self.hypers = dict(self.defaults)  # the class's defaults,
+        self.hypers.update(hypers)  # with those given replacing them
         self.state = [{} for _ in self.params]  # what each parameter remembers between steps
 
     def update(self, p:torch.Tensor, # a parameter's data, changed in place
@@ -32,7 +34,7 @@ class Optimizer:
         raise NotImplementedError
 
     def step(self, *args, **kwargs):
-        "Move each parameter that has a gradient by the class's `update`."
+        "Move each parameter that has a gradient by the class's `update`, given the hyperparameters by name."
         for p, state in zip(self.params, self.state):
             if p.grad is not None: self.update(p.data, p.grad.data, state, **self.hypers)
 
@@ -43,14 +45,23 @@ class Optimizer:
 # %% ../nbs/08_optimizers.ipynb #b63b4da7
 class SGD(Optimizer):
     "The chapter's step: `p -= lr*grad`."
-    def update(self, p, grad, state): p -= self.lr*grad
+    def update(self, p, # a parameter's data, changed in place
+               grad, # its gradient
+               state, # what it remembers between steps: nothing, for SGD
+              ): p -= self.lr*grad
 
 # %% ../nbs/08_optimizers.ipynb #66bf00e2
 class Momentum(Optimizer):
     "SGD along a running sum of past gradients: `avg = mom*avg + grad`, then `p -= lr*avg`."
     defaults = dict(mom=0.9)  # how much of the previous average each step keeps
-    def update(self, p, grad, state, mom):
-        state['grad_avg'] = avg = mom*state.get('grad_avg', 0.) + grad
+    def update(self, p, # a parameter's data, changed in place
+               grad, # its gradient
+               state, # what it remembers between steps: its running sum of gradients, 'grad_avg'
+               mom, # how much of the previous sum each step keeps
+              ):
+        avg = state.get('grad_avg', 0.)  # the average so far: 0 before the first step
+        avg = mom*avg + grad
+        state['grad_avg'] = avg  # kept for the next step
         p -= self.lr*avg
 
 # %% ../nbs/08_optimizers.ipynb #24b92784
@@ -58,8 +69,15 @@ class RMSProp(Optimizer):
     "Each parameter's step divided by the root of a moving average of its squared gradients."
     defaults = dict(sqr_mom=0.99, # how much of the previous average of squared gradients each step keeps
                     eps=1e-8) # added to the root, so that it is never zero
-    def update(self, p, grad, state, sqr_mom, eps):
-        state['sqr_avg'] = sqr = sqr_mom*state.get('sqr_avg', 0.) + (1-sqr_mom)*grad**2
+    def update(self, p, # a parameter's data, changed in place
+               grad, # its gradient
+               state, # what it remembers between steps: its average of squared gradients, 'sqr_avg'
+               sqr_mom, # how much of the previous average each step keeps
+               eps, # added to the root, so that it is never zero
+              ):
+        sqr = state.get('sqr_avg', 0.)  # the average so far: 0 before the first step
+        sqr = sqr_mom*sqr + (1-sqr_mom)*grad**2
+        state['sqr_avg'] = sqr  # kept for the next step
         p -= self.lr*grad/(sqr.sqrt() + eps)
 
 # %% ../nbs/08_optimizers.ipynb #10947c8d
@@ -69,10 +87,18 @@ class Adam(Optimizer):
                     sqr_mom=0.999, # the same, for the average of squared gradients
                     eps=1e-8, # added to the root, so that it is never zero
                     debias=True) # divide the averages by `1-mom**n` and `1-sqr_mom**n` after n steps
-    def update(self, p, grad, state, mom, sqr_mom, eps, debias):
-        state['step'] = n = state.get('step', 0) + 1
-        state['grad_avg'] = avg = mom*state.get('grad_avg', 0.) + (1-mom)*grad
-        state['sqr_avg'] = sqr = sqr_mom*state.get('sqr_avg', 0.) + (1-sqr_mom)*grad**2
+    def update(self, p, # a parameter's data, changed in place
+               grad, # its gradient
+               state, # what it remembers between steps: 'step', 'grad_avg' and 'sqr_avg'
+               mom, # how much of the previous average of gradients each step keeps
+               sqr_mom, # the same, for the average of squared gradients
+               eps, # added to the root, so that it is never zero
+               debias, # divide the averages by `1-mom**n` and `1-sqr_mom**n` after n steps
+              ):
+        n = state.get('step', 0) + 1  # this step's number
+        avg = mom*state.get('grad_avg', 0.) + (1-mom)*grad  # both averages are 0 before the first step
+        sqr = sqr_mom*state.get('sqr_avg', 0.) + (1-sqr_mom)*grad**2
+        state['step'], state['grad_avg'], state['sqr_avg'] = n, avg, sqr  # kept for the next step
         if debias: avg, sqr = avg/(1 - mom**n), sqr/(1 - sqr_mom**n)
         p -= self.lr*avg/(sqr.sqrt() + eps)
 
