@@ -19,6 +19,8 @@ from .nets import simple_net as _simple_net
 from .optim import BasicOptim as _BasicOptim
 from .train import batch_accuracy as _batch_accuracy, calc_grad as _calc_grad, train_epoch as _train_epoch
 from .train import validate_epoch as _validate_epoch
+from .optimizers import Momentum as _Momentum, Adam as _Adam
+
 
 # %% ../nbs/97_checkers.ipynb #8693ea95
 _INIT = Checker(_init_params, lambda: [((28*28, 1), None), (1, None), ((3, 4), None), (10_000, None), (10_000, 0.1)], watch_init,
@@ -278,8 +280,6 @@ def check_file(file:Path, # a .py file or .ipynb notebook (e.g. your copy of 10 
     return _check_file(file, 'mnist37.exercises:CHECKERS', timeout)
 
 # %% ../nbs/97_checkers.ipynb #fdcb987b
-from .optimizers import Momentum as _Momentum, Adam as _Adam
-
 def _step_cases(hypers:list):
     "A case per `hypers`: (shapes of the parameters, lr, hyperparameters, seed)."
     return lambda: [(shapes, lr, h, seed) for seed, (shapes, lr, h) in enumerate(hypers, 20)]

@@ -171,11 +171,6 @@ def test_a_known_mistake_gets_its_message(name, f, words):
     ok, line = verdict(f, name)
     assert not ok and line.startswith(f'✗ {name}: {name} ') and words in line, line
 
-def test_every_checked_function_has_right_and_wrong_cases():
-    assert list(CHECKERS) == ['init_params', 'linear1', 'mnist_loss', 'calc_grad', 'train_epoch', 'batch_accuracy',
-                              'validate_epoch', 'mnist_distance', 'BasicOptim', 'simple_net', 'softmax', 'cross_entropy']
-    assert {n for n, _ in RIGHT} == {n for n, _, _ in WRONG} == set(CHECKERS)
-
 # Issue 21: checkers for the optimizers with memory, Momentum and Adam (08 Optimizers).
 import mnist37.optimizers as MO
 
