@@ -264,4 +264,4 @@ def test_draw_serves_the_page_until_ctrl_c(trained):
 def test_draw_a_missing_run_is_one_line(env, tmp_path):
     r = mnist37('draw', tmp_path/'nowhere', '--no-browser', env=env)
     assert (r.returncode, r.stdout, r.stderr.count('\n')) == (1, '', 1), (r.stdout, r.stderr)
-    assert r.stderr.startswith(f'mnist37: error: checkpoint {tmp_path/"nowhere"/"model.pt"} does not exist'), r.stderr
+    assert r.stderr.startswith(f'mnist37: error: checkpoint {tmp_path/"nowhere"} does not exist'), r.stderr
