@@ -32,7 +32,7 @@ def train(data:str=None, # MNIST_SAMPLE folder or .tgz; default: $MNIST37_DATA, 
           eps:float=None, # rmsprop and adam: added to the root of that average, so that it is never zero (default: 1e-08)
          )->list:
     "Train the classifier as the notebooks do, print a table per epoch, and save the run into `out`; return the history."
-    opt_func, lr, hypers = optimizer_settings(kind := model_kind(model, digits), opt, lr, mom=mom, sqr_mom=sqr_mom, eps=eps)
+    opt_func, lr, hypers = optimizer_settings(kind := model_kind(model, digits), opt, lr, dict(mom=mom, sqr_mom=sqr_mom, eps=eps))
     s, out = run_settings(kind, epochs, lr, bs, seed), check_writable_dir(out)
     src, tensors = load_data(data, digits == 'all', download=download, log=partial(print, flush=True))
     print(f"model: {kind.name} ({kind.what}), {s['epochs']} epochs at lr {s['lr']}" + (opt != 'sgd')*f", {opt} {hypers}")

@@ -96,11 +96,11 @@ OPT_LRS = {'linear': dict(sgd=1.0, momentum=10., rmsprop=0.1, adam=0.1),  # kind
 def optimizer_settings(kind:ModelKind, # the kind of model it will train
                        opt:str='sgd', # a key of `OPTIMIZERS`: sgd, momentum, rmsprop or adam
                        lr:float=None, # learning rate (None: the default of `opt` for `kind`)
-                       **hypers, # hyperparameters of `opt` by name, e.g. `mom=0.8` (None: its default)
+                       hypers:dict=None, # hyperparameters of `opt` by name, e.g. `{'mom': 0.8}` (a value None: its default)
                       )->tuple:
     "`(opt_func, lr, hypers)`: `opt` with every hyperparameter set, and the lr to use; else `Mnist37Error`."
     if opt not in OPTIMIZERS: raise Mnist37Error(f'unknown optimizer {opt!r}: choose one of {", ".join(OPTIMIZERS)}')
-    cls, given = OPTIMIZERS[opt], {k: v for k, v in hypers.items() if v is not None}
+    cls, given = OPTIMIZERS[opt], {k: v for k, v in (hypers or {}).items() if v is not None}
     for k in given:
         if k not in cls.defaults:
             takes = [o for o, c in OPTIMIZERS.items() if k in c.defaults]
