@@ -11,6 +11,10 @@ licenses = {'apache2': ('Apache Software License 2.0', 'OSI Approved :: Apache S
 lic = licenses[cfg['license']]
 statuses = ['Planning', 'Pre-Alpha', 'Alpha', 'Beta', 'Production/Stable', 'Mature', 'Inactive']
 readme = Path(__file__).parent/'README.md'
+# `pip install mnist37[draw]`: the drawing page (`mnist37 draw`, `show_canvas`) is served by the standard library's
+# http.server and drawn with the browser's own canvas, so it needs no package beyond the install requirements. The
+# extra exists so that the command that gets it stays the same if that ever changes; `.[dev]` includes it.
+draw_requirements = []
 
 setuptools.setup(
     name=cfg['lib_name'],
@@ -34,7 +38,7 @@ setuptools.setup(
     include_package_data=True,
     python_requires='>=' + cfg['min_python'],
     install_requires=cfg['requirements'].split(),
-    extras_require={'dev': cfg['dev_requirements'].split()},
+    extras_require={'dev': cfg['dev_requirements'].split() + draw_requirements, 'draw': draw_requirements},
     entry_points={
         'console_scripts': cfg['console_scripts'].split(),
         'nbdev': [f"{cfg['lib_path']}={cfg['lib_path']}._modidx:d"],

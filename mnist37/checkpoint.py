@@ -4,14 +4,14 @@
 
 # %% auto #0
 __all__ = ['KINDS', 'TASKS', 'CHECKPOINT', 'ModelKind', 'model_kind', 'score_digits', 'predict_digits', 'read_scores',
-           'save_model', 'load_model', 'classify_images', 'saved_accuracy']
+           'save_model', 'load_model', 'classify_images', 'saved_accuracy', 'format_results', 'save_seen']
 
 # %% ../nbs/93_checkpoint.ipynb #ef3e074c
-import math, warnings
+import json, math, warnings
 from dataclasses import dataclass
 from pathlib import Path
 import torch
-from .checks import Mnist37Error, atomic_write
+from .checks import Mnist37Error, atomic_write, open_image
 from .model import init_params, linear1, mnist_loss
 from .train import batch_accuracy
 from .nets import init_simple_net, simple_net
@@ -166,3 +166,25 @@ def saved_accuracy(meta # a checkpoint's metadata: anything at all
     accs = meta.get('valid_acc') if isinstance(meta, dict) else None
     acc = accs[-1] if isinstance(accs, list) and accs else None
     return acc if isinstance(acc, float) and math.isfinite(acc) else None
+
+# %% ../nbs/93_checkpoint.ipynb #4665f9af
+def format_results(kind:ModelKind, # the kind of model that classified the pictures
+                   meta:dict, # its checkpoint's metadata
+                   results:list, # `(path, digit, p, probs)` per picture, from `classify_images`
+                   as_json:bool=False, # JSON for programs (never NaN, which is not JSON) instead of lines
+                  )->str:
+    "The model and `DIGIT (p=PROBABILITY)` for each picture, as lines of text or as JSON."
+    if as_json: return json.dumps([dict(path=p, digit=d, p=round(pr, 4), model=kind.name, **({} if q is None else
+                                       {'probs': [round(v, 4) for v in q]})) for p, d, pr, q in results], allow_nan=False)
+    acc = saved_accuracy(meta)
+    return '\n'.join([f'model: {kind.name} ({kind.what})' + ('' if acc is None else f', valid accuracy {acc:.4f}')]
+                     + [f'{p}: {d} (p={pr:.2f})' for p, d, pr, _ in results])
+
+def save_seen(images:list, # the picture files
+              x:torch.Tensor, # the pictures as the model saw them, from `classify_images`
+              results:list, # `(path, digit, p, probs)` per picture, from `classify_images`
+              path:Path, # the PNG file to write
+             )->Path:
+    "Save a figure of each picture next to the 28x28 the model saw, titled with the model's answer."
+    from mnist37.plots import plot_prepared, save_figure  # matplotlib only here
+    return save_figure(plot_prepared([open_image(p) for p in images], x, [f'{Path(p).name}: {d} (p={pr:.2f})' for p, d, pr, _ in results]), path)
