@@ -73,3 +73,17 @@ def test_the_training_run_is_written_once():
         if py.name in ('run.py', 'train.py', '_modidx.py'): continue
         assert not re.search(r'TensorBatches\([^)]*shuffle=True', py.read_text()), py.name
     assert 'train_model' in (ROOT/'bench'/'bench.py').read_text()
+
+# The order of the README's "How the code is laid out": each module imports only modules before it in this list.
+LAYERS = ['checks', 'sources', 'tensor_cache', 'data', 'baseline', 'model', 'train', 'optim', 'nets', 'learner', 'optimizers',
+          'digits', 'prepare', 'plots', 'checkpoint', 'run', 'judge', 'worker', 'optim_checkers', 'exercises', 'draw_page',
+          'draw', 'cli']
+
+def test_each_module_imports_only_modules_before_it():
+    import ast
+    found = {p.stem for p in (ROOT/'mnist37').glob('*.py')} - {'__init__', '_modidx', 'all'}
+    assert found == set(LAYERS), found ^ set(LAYERS)
+    for i, name in enumerate(LAYERS):
+        tree = ast.parse((ROOT/'mnist37'/f'{name}.py').read_text())
+        deps = {n.module.split('.')[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level == 1 and n.module}
+        assert deps <= set(LAYERS[:i]), f'mnist37.{name} imports {sorted(deps - set(LAYERS[:i]))}, which come after it'
