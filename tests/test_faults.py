@@ -229,3 +229,29 @@ def test_sideways_photo_is_classified_upright(env, sample, tmp_path):
     import json
     a, b = json.loads(r.stdout)
     assert (a['digit'], a['p']) == (b['digit'], b['p']), (a, b)
+
+# 6, for predict: a picture whose name has a byte that is not UTF-8, in the lines, the JSON and the --show figure
+def test_predict_and_show_a_picture_with_a_non_utf8_name(env, sample, tmp_path):
+    assert train(sample, env, tmp_path/'run').returncode == 0
+    odd = os.fsdecode(bytes(tmp_path) + b'/\xff.png')
+    shutil.copy(sample/'valid'/'3'/'0.png', odd)
+    r = mnist37('predict', tmp_path/'run', odd, '--show', tmp_path/'seen.png', env=env)
+    assert r.returncode == 0 and '\\xff.png: ' in r.stdout and (tmp_path/'seen.png').is_file(), r.stderr
+    r = mnist37('predict', '--json', tmp_path/'run', odd, env=env)
+    assert r.returncode == 0 and '\\\\xff.png' in r.stdout, (r.stdout, r.stderr)
+
+# 11: --show on many pictures draws at most MAX_SHOWN of them, and says so
+def test_show_on_many_pictures_draws_the_first_48(env, sample, tmp_path):
+    assert train(sample, env, tmp_path/'run').returncode == 0
+    pics = [sample/'valid'/d/f'{i}.png' for d in ('3', '7') for i in range(6)] * 5  # 60 pictures
+    r = mnist37('predict', tmp_path/'run', *pics, '--show', tmp_path/'seen.png', env=env)
+    assert r.returncode == 0, r.stderr
+    assert f'saved {tmp_path/"seen.png"}: the first 48 of 60 images next to the 28x28 the model saw' in r.stdout
+    assert Image.open(tmp_path/'seen.png').height < 48*200  # one row of a picture and what the model saw is < 200 px
+
+# 12: a run that learned nothing says so after its table
+@pytest.mark.parametrize('lr,said', [('1e-320', 'no parameter moved from its start'), ('1e6', 'try another --lr')])
+def test_a_run_that_learned_nothing_says_so(env, sample, tmp_path, lr, said):
+    r = mnist37('train', '--data', sample, '--epochs', '4', '--bs', '4', '--lr', lr, '--out', tmp_path/'run', env=env)
+    assert r.returncode == 0 and said in r.stdout.splitlines()[-1], r.stdout
+    assert 'another' not in train(sample, env, tmp_path/'good', '--lr', '0.1').stdout  # a run that learned says nothing
