@@ -161,16 +161,6 @@ WRONG = [
     ('cross_entropy', lambda s, t: -torch.log(torch.softmax(s, -1))[torch.arange(len(t)), t].exp().mean(), 'probability of the right class'),
 ]
 
-@pytest.mark.parametrize('name,f', RIGHT, ids=[f'{n}-{i}' for i, (n, _) in enumerate(RIGHT)])
-def test_a_right_answer_passes(name, f):
-    ok, line = verdict(f, name)
-    assert ok and line.startswith(f'✓ {name}: '), line
-
-@pytest.mark.parametrize('name,f,words', WRONG, ids=[f'{n}-{w}' for n, _, w in WRONG])
-def test_a_known_mistake_gets_its_message(name, f, words):
-    ok, line = verdict(f, name)
-    assert not ok and line.startswith(f'✗ {name}: {name} ') and words in line, line
-
 # Issue 21: checkers for the optimizers with memory, Momentum and Adam (08 Optimizers).
 import mnist37.optimizers as MO
 
@@ -287,13 +277,14 @@ OPT_WRONG = [
     ('Adam', TorchMomentum, 'as Adam does'),
 ]
 
-@pytest.mark.parametrize('name,f', OPT_RIGHT, ids=[f'{n}-{i}' for i, (n, _) in enumerate(OPT_RIGHT)])
-def test_a_right_optimizer_passes(name, f):
+# Every right answer passes and every known mistake gets its message: the chapter's functions and the optimizers.
+@pytest.mark.parametrize('name,f', RIGHT + OPT_RIGHT, ids=[f'{n}-{i}' for i, (n, _) in enumerate(RIGHT + OPT_RIGHT)])
+def test_a_right_answer_passes(name, f):
     ok, line = verdict(f, name)
     assert ok and line.startswith(f'✓ {name}: '), line
 
-@pytest.mark.parametrize('name,f,words', OPT_WRONG, ids=[f'{n}-{w}' for n, _, w in OPT_WRONG])
-def test_a_known_optimizer_mistake_gets_its_message(name, f, words):
+@pytest.mark.parametrize('name,f,words', WRONG + OPT_WRONG, ids=[f'{n}-{w}' for n, _, w in WRONG + OPT_WRONG])
+def test_a_known_mistake_gets_its_message(name, f, words):
     ok, line = verdict(f, name)
     assert not ok and line.startswith(f'✗ {name}: {name} ') and words in line, line
 
