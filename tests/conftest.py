@@ -1,5 +1,5 @@
 """Shared helpers: run the real `mnist37` console script, in an environment that has no network and no data."""
-import os, subprocess, sys
+import json, os, subprocess, sys, tempfile, threading
 from pathlib import Path
 import numpy as np, pytest
 from PIL import Image
@@ -40,10 +40,42 @@ def env(offline_env, shared_cache):
     "Like `offline_env`, with the session's shared cache."
     return {**offline_env, 'MNIST37_CACHE': str(shared_cache)}
 
-def mnist37(*args, env, timeout=600, cwd=None, check_traceback=True):
-    "Run the installed `mnist37` command; assert it printed no Python traceback."
-    r = subprocess.run([str(BIN/'mnist37'), *map(str, args)], env=env, cwd=cwd, capture_output=True, text=True,
+from forkserver import RUN_TIME_VARS
+
+class ForkServer:
+    "`tests/forkserver.py program`, started on first use in this pytest worker with `env`: runs `program` fast."
+    def __init__(self, program:str, env:dict=None, cwd:Path=ROOT):
+        self.program, self.env, self.cwd = program, dict(env or os.environ), cwd
+        self.lock, self.proc = threading.Lock(), None
+
+    def serves(self, env:dict) -> bool:
+        "Whether a run with `env` is the same as a new process's: it changes only variables read at run time."
+        changed = {k for k in env.keys() | self.env.keys() if env.get(k) != self.env.get(k)}
+        return changed <= {*RUN_TIME_VARS, 'PYTEST_CURRENT_TEST'}  # pytest's name for the running test
+
+    def run(self, args:list, env:dict=None, cwd=None, timeout:float=600) -> subprocess.CompletedProcess:
+        "Run `program` with `args` in a child forked from the server; the result as `subprocess.run` gives it."
+        cmd = [self.program, *args]
+        with self.lock, tempfile.TemporaryDirectory() as d:
+            if self.proc is None:
+                self.proc = subprocess.Popen([sys.executable, str(ROOT/'tests'/'forkserver.py'), self.program], env=self.env,
+                                             cwd=self.cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+                assert self.proc.stdout.readline() == b'ready\n', f'tests/forkserver.py {self.program} did not start'
+            out, err = Path(d)/'stdout', Path(d)/'stderr'
+            req = dict(args=args, env=env or self.env, cwd=str(cwd or self.cwd), stdout=str(out), stderr=str(err),
                        timeout=timeout)
+            self.proc.stdin.write(json.dumps(req).encode() + b'\n'); self.proc.stdin.flush()
+            answer = json.loads(self.proc.stdout.readline())
+            if answer.get('timeout'): raise subprocess.TimeoutExpired(cmd, timeout, out.read_bytes(), err.read_bytes())
+            return subprocess.CompletedProcess(cmd, answer['returncode'], out.read_text(), err.read_text())
+
+FORK_SERVER = ForkServer('mnist37')
+
+def mnist37(*args, env, timeout=600, cwd=None, check_traceback=True):
+    "Run the installed `mnist37` command (forked from `FORK_SERVER` when that is the same); assert no traceback."
+    args = list(map(str, args))
+    if FORK_SERVER.serves(env): r = FORK_SERVER.run(args, env, cwd or os.getcwd(), timeout)
+    else: r = subprocess.run([str(BIN/'mnist37'), *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
     if check_traceback: assert 'Traceback' not in r.stderr, r.stderr
     return r
 

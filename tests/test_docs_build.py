@@ -5,23 +5,17 @@
 One of them, `exec_show_docs`, runs every exported cell, every cell that contains an import, and every `show_doc`
 cell, in that order, in a fresh shell and skipping every other cell; a cell that needs a name made by a skipped cell
 fails (`NameError`), and the build stops. Quarto only renders what that step wrote, so this step is where the build
-breaks. Here each notebook goes through `nbdev.serve_drv.main` as `proc_nbs` would send it, in its own process, from
-the project's folder (where `nbdev_docs` runs), with an empty home folder and no network.
+breaks. Here each notebook goes through `nbdev.serve_drv.main` as `proc_nbs` would send it, in its own process forked
+from one that has imported nbdev (as `proc_nbs`'s worker processes are) and, to save the same import for each notebook,
+PyTorch, fastai and mnist37 (tests/forkserver.py); from the project's folder (where `nbdev_docs` runs), with an empty
+home folder and no network.
 """
-import os, subprocess, sys, tempfile
+import os
 from pathlib import Path
 import pytest
-from conftest import ROOT
+from conftest import ROOT, ForkServer
 
 NBS = sorted(p.name for p in (ROOT/'nbs').glob('*.ipynb') if not p.name.startswith('.'))
-
-PROCESS = '''
-import sys
-from pathlib import Path
-from nbdev.processors import FilterDefaults
-import nbdev.serve_drv
-nbdev.serve_drv.main((Path(sys.argv[1]), Path(sys.argv[2]), FilterDefaults))
-'''
 
 def docs_env(home:Path) -> dict:
     "This environment with `home` as HOME, no MNIST37_DATA (the embedded default), and any download failing at once."
@@ -33,12 +27,15 @@ def docs_env(home:Path) -> dict:
     return env
 
 @pytest.fixture(scope='module')
-def home(tmp_path_factory): return tmp_path_factory.mktemp('docs-home')  # one cache for every notebook here
+def nbdev_docs(tmp_path_factory):
+    "nbdev's docs processing, forked for each notebook, in one empty home folder (one cache for every notebook here)."
+    server = ForkServer('nbdev-docs', docs_env(tmp_path_factory.mktemp('docs-home')), cwd=ROOT)
+    yield server
+    if server.proc: server.proc.stdin.close(); server.proc.wait()
 
 @pytest.mark.parametrize('nb', NBS)
-def test_nbdev_docs_processing_succeeds(nb, home, tmp_path):
+def test_nbdev_docs_processing_succeeds(nb, nbdev_docs, tmp_path):
     dest = tmp_path/nb
-    r = subprocess.run([sys.executable, '-c', PROCESS, str(ROOT/'nbs'/nb), str(dest)], cwd=ROOT, env=docs_env(home),
-                       capture_output=True, text=True, timeout=600)
+    r = nbdev_docs.run([str(ROOT/'nbs'/nb), str(dest)])
     assert r.returncode == 0, f'nbdev could not process {nb} for the docs:\n{r.stderr[-3000:]}'
     assert dest.is_file() and dest.stat().st_size > 0
