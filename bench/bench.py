@@ -28,11 +28,14 @@ def book_train(data, epochs=20, lr=1., seed=42):
         acc = book.validate_epoch(book.linear1)
     return acc
 
-def mnist37_train(data, epochs=20, lr=1., seed=42):
-    "mnist37's path, as `mnist37 train` runs it: `train_model` (seeded start, `TensorBatches`, the chapter's loop)."
-    from mnist37.checkpoint import KINDS
-    from mnist37.run import train_model
-    return train_model(KINDS['linear'], data, epochs, lr, seed=seed).history[-1]['valid_acc']
+def mnist37_path(kind:str):
+    "mnist37's path for `kind`, as `mnist37 train` runs it: `train_model` at the book's epochs and learning rate for it."
+    def train(data, seed=42):
+        from mnist37.checkpoint import KINDS
+        from mnist37.run import train_model
+        k = KINDS[kind]
+        return train_model(k, data, k.epochs, k.lr, seed=seed).history[-1]['valid_acc']
+    return train
 
 def book_net(data, epochs=40, lr=0.1, seed=42):
     "The book's simple_net: `nn.Sequential` trained by fastai's `Learner` over lists of (x, y) tuples in DataLoaders."
@@ -44,12 +47,6 @@ def book_net(data, epochs=40, lr=0.1, seed=42):
     dl = DataLoader(list(zip(train_x, train_y)), batch_size=256, shuffle=True)
     valid_dl = DataLoader(list(zip(valid_x, valid_y)), batch_size=256)
     return book.learner_fit(dl, valid_dl, book.simple_net(), epochs, lr)
-
-def mnist37_net(data, epochs=40, lr=0.1, seed=42):
-    "mnist37's path, as `mnist37 train --model net` runs it: `train_model` with the net's kind."
-    from mnist37.checkpoint import KINDS
-    from mnist37.run import train_model
-    return train_model(KINDS['net'], data, epochs, lr, seed=seed).history[-1]['valid_acc']
 
 def floor_net(data, epochs=40, lr=0.1, seed=42):
     "The floor for the net: the same math as a bare loop."
@@ -109,8 +106,8 @@ def child(kind, folder, reps):
             c = cache if kind == 'load_cached' else cache/str(i)
             t = time.perf_counter(); load_mnist_sample(folder, cache_dir=c); times.append(time.perf_counter() - t)
     else:
-        train = {'train_book': book_train, 'train_mnist37': mnist37_train, 'train_floor': floor_train,
-                 'net_book': book_net, 'net_mnist37': mnist37_net, 'net_floor': floor_net}[kind]
+        train = {'train_book': book_train, 'train_mnist37': mnist37_path('linear'), 'train_floor': floor_train,
+                 'net_book': book_net, 'net_mnist37': mnist37_path('net'), 'net_floor': floor_net}[kind]
         if kind in ('train_book', 'net_book'):
             import book
             data = book.load(folder)

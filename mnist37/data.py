@@ -10,8 +10,8 @@ import numpy as np, torch
 from PIL import Image
 from .checks import check_digit_image, open_image, quiet_future_warnings
 from .sources import (LAYOUT, DataSource, check_layout, default_cache_dir, embedded_mnist_sample, extract_tgz,
-                             find_mnist_sample, show_path)
-from .tensor_cache import IMAGE_SUFFIXES, image_files, sample_arrays
+                             find_mnist_sample)
+from .tensor_cache import IMAGE_SUFFIXES, image_files, loaded_note, sample_arrays
 
 # %% ../nbs/00_data.ipynb #3b72991c
 def read_digits(files:list # image files, each 28x28 8-bit greyscale
@@ -33,9 +33,7 @@ def load_mnist_sample(path, # a folder in MNIST_SAMPLE layout
         y = torch.tensor([1]*len(threes) + [0]*len(sevens)).unsqueeze(1)
         return x.view(-1, 28*28), y
     (train_x, train_y), (valid_x, valid_y) = xy('train'), xy('valid')
-    if log:
-        log(f'{len(train_x)} train / {len(valid_x)} valid images in {show_path(path)}'
-            + (f' ({skipped} non-image files skipped)' if skipped else ''))
+    if log: log(loaded_note(len(train_x), len(valid_x), path, skipped))
     return train_x, train_y, valid_x, valid_y
 
 # %% ../nbs/00_data.ipynb #d4d06fe8

@@ -9,8 +9,8 @@ __all__ = ['load_mnist', 'softmax', 'log_softmax', 'cross_entropy', 'digit_accur
 import torch
 from .data import read_digits
 from .nets import init_layer
-from .sources import MNIST_LAYOUT, check_layout, show_path
-from .tensor_cache import sample_arrays
+from .sources import MNIST_LAYOUT, check_layout
+from .tensor_cache import loaded_note, sample_arrays
 
 # %% ../nbs/11_ten_digits.ipynb #77e7aa1c
 def load_mnist(path, # a folder in full MNIST's layout
@@ -25,9 +25,7 @@ def load_mnist(path, # a folder in full MNIST's layout
         y = torch.cat([torch.full((len(digits[f'{split}/{d}']),), d) for d in range(10)])
         return x.view(-1, 28*28), y
     (train_x, train_y), (valid_x, valid_y) = xy('training'), xy('testing')
-    if log:
-        log(f'{len(train_x)} train / {len(valid_x)} valid images in {show_path(path)}'
-            + (f' ({skipped} non-image files skipped)' if skipped else ''))
+    if log: log(loaded_note(len(train_x), len(valid_x), path, skipped))
     return train_x, train_y, valid_x, valid_y
 
 # %% ../nbs/11_ten_digits.ipynb #ed565fa2

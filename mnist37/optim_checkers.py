@@ -32,7 +32,15 @@ def watch_steps(cls, # the optimizer class to watch
         seen.append([torch.zeros_like(p) if p.grad is None else p.grad.clone() for p in params])
     return seen
 
-def _wrong_opt(update, shared=False, count_once=False):
+_USED_UP = ('keeps params as it was given, and when that is a generator (model.parameters() is one), the first step '
+            'uses it up. Hint: self.params = list(params).')  # a mistake any optimizer can make
+
+def _one_state(update, what:str, hint:str)->tuple:
+    "The other mistake any optimizer with memory can make: one `what` (its state) kept for all the parameters."
+    return (_wrong_opt(update, shared=True), f'keeps one {what} for all the parameters: each parameter needs its own, '
+            f'of its own shape. Hint: {hint}.')
+
+def _wrong_opt(update, shared=False):
     "An optimizer class whose `update(opt, p, grad, state, **hypers)` is given: one of the usual ways to get it wrong."
     class Wrong:
         def __init__(self, params, lr, **hypers):
@@ -60,14 +68,12 @@ def _momentum_update(after=False, wrong_term=False, dampened=False, fixed_mom=Fa
 def _sgd_update(opt, p, grad, state, **hypers): p -= opt.lr*grad
 
 MOMENTUM_CHECKER = Checker(_Momentum, _step_cases([([(3, 4), (3, 4)], 0.1, {}), ([(5,), (2, 3), (1,)], 0.05, dict(mom=0.5))]), watch_steps,
-    mistakes=[(_wrong_opt(_momentum_update(), shared='generator'), 'keeps params as it was given, and when that is a '
-               'generator (model.parameters() is one), the first step uses it up. Hint: self.params = list(params).'),
+    mistakes=[(_wrong_opt(_momentum_update(), shared='generator'), _USED_UP),
               (_wrong_opt(_sgd_update), 'takes plain SGD steps: the average of the gradients is not kept from one step '
                'to the next. Hint: keep each parameter\'s average in the optimizer (e.g. a list, one per parameter), '
                'and update it at every step (08 Optimizers, "Momentum").'),
-              (_wrong_opt(_momentum_update(), shared=True), 'keeps one average for all the parameters: each parameter '
-               'needs its own, of its own shape. Hint: one average per parameter, e.g. self.avgs = [torch.zeros_like(p) '
-               'for p in self.params].'),
+              _one_state(_momentum_update(), 'average', 'one average per parameter, e.g. '
+                         'self.avgs = [torch.zeros_like(p) for p in self.params]'),
               (_wrong_opt(_momentum_update(wrong_term=True)), 'put mom on the new gradient instead of on the old average '
                '(avg + mom*grad): the past never fades. Hint: avg = mom*avg + grad.'),
               (_wrong_opt(_momentum_update(dampened=True)), 'averages with (1-mom)*grad: a true average, as Adam uses, '
@@ -98,8 +104,7 @@ def _adam_update(debias=True, swap_terms=False, eps_inside=False, sqr_after=Fals
 
 ADAM_CHECKER = Checker(_Adam, _step_cases([([(3, 4), (3, 4)], 0.01, {}), ([(5,), (2, 3), (1,)], 0.05, dict(mom=0.8, sqr_mom=0.99, eps=0.1))]),
     watch_steps,
-    mistakes=[(_wrong_opt(_adam_update(), shared='generator'), 'keeps params as it was given, and when that is a '
-               'generator (model.parameters() is one), the first step uses it up. Hint: self.params = list(params).'),
+    mistakes=[(_wrong_opt(_adam_update(), shared='generator'), _USED_UP),
               (_wrong_opt(_adam_update(debias=False)), 'has no bias correction: both averages start at 0, so in the first '
                'steps they are too small, and the steps too large. Hint: after n steps, divide avg by 1-mom**n and sqr by '
                '1-sqr_mom**n (08 Optimizers, "Adam: both, and the bias correction").'),
@@ -109,8 +114,7 @@ ADAM_CHECKER = Checker(_Adam, _step_cases([([(3, 4), (3, 4)], 0.01, {}), ([(5,),
                'sqr_mom for that of their squares. Hint: avg = mom*avg + (1-mom)*grad; sqr = sqr_mom*sqr + (1-sqr_mom)*grad**2.'),
               (_wrong_opt(_adam_update(sqr_after=True)), 'steps with the average of squared gradients from before this '
                'step\'s gradient is added (at the first step, 0: a huge step). Hint: update both averages first, then step.'),
-              (_wrong_opt(_adam_update(), shared=True), 'keeps one pair of averages for all the parameters: each '
-               'parameter needs its own, of its own shape. Hint: a state per parameter, e.g. a list of dicts.'),
+              _one_state(_adam_update(), 'pair of averages', 'a state per parameter, e.g. a list of dicts'),
               (_wrong_opt(_adam_update(shared_count=True)), 'counts the steps once per parameter, not once per step(), so '
                'the bias correction uses the wrong n. Hint: keep n per parameter, or add 1 once at the start of step().'),
               (_wrong_opt(_adam_update(eps_inside=True)), 'put eps inside the square root: sqrt(sqr + eps) is not '

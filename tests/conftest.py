@@ -65,7 +65,9 @@ class ForkServer:
             req = dict(args=args, env=env or self.env, cwd=str(cwd or self.cwd), stdout=str(out), stderr=str(err),
                        timeout=timeout)
             self.proc.stdin.write(json.dumps(req).encode() + b'\n'); self.proc.stdin.flush()
-            answer = json.loads(self.proc.stdout.readline())
+            line = self.proc.stdout.readline()
+            if not line: self.proc = None; raise RuntimeError(f'tests/forkserver.py {self.program} stopped (see its stderr above)')
+            answer = json.loads(line)
             if answer.get('timeout'): raise subprocess.TimeoutExpired(cmd, timeout, out.read_bytes(), err.read_bytes())
             return subprocess.CompletedProcess(cmd, answer['returncode'], out.read_text(), err.read_text())
 

@@ -76,7 +76,7 @@ def mnist37():
     sys.path[0] = os.path.dirname(sys.executable)  # as for the console script: the venv's bin, not tests/
     from mnist37.cli import main
     import mnist37.exercises  # imported by every run's parser (`check --help` lists the checkers)
-    def run(args): sys.argv = ['mnist37', *args]; return main()
+    def run(args): sys.argv = [os.path.join(sys.path[0], 'mnist37'), *args]; return main()  # as the script's argv
     return run
 
 def nbdev_docs():
