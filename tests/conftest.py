@@ -1,5 +1,9 @@
 """Shared helpers: run the real `mnist37` console script, in an environment that has no network and no data."""
 import json, os, subprocess, sys, tempfile, threading
+# The pytest workers (pyproject: -n 2) share the machine's cores, so each, and every `mnist37` it starts, does its
+# arithmetic in one thread. With PyTorch's default (a thread per core) the threads of one worker wait, spinning, for
+# the cores the other is using: test_cli and test_your_digit took 71 s that way and 46 s this way.
+for var in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS'): os.environ.setdefault(var, '1')
 from pathlib import Path
 import numpy as np, pytest
 from PIL import Image
