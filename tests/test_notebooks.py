@@ -3,11 +3,11 @@
 nbdev_test runs cells in its own shell and skips `notest` cells; here each notebook runs top to bottom in an ipykernel
 kernel, as a new user would (an empty home folder, no network), on the embedded default and, when there is one, on
 MNIST_SAMPLE. Its text outputs must equal the committed ones (nbs/ holds the MNIST_SAMPLE run,
-tests/reference/embedded/ the embedded one), timings aside. A notebook that reads no data (its two expected texts are
-the same) runs once, on MNIST_SAMPLE when there is one, and that run must give both: nbdev_test has already run it on
-the embedded default, and a second kernel run would repeat the first. Opening the rendered pages in headless Chromium is a
-separate test: skipped when Chromium and ChromeDriver are not on the PATH, a failure when MNIST37_REQUIRE_BROWSER=1.
-With MNIST37_SCREENSHOTS=1 each page checked is also saved as a full-page screenshot in tools/pages/, to look at.
+tests/reference/embedded/ the embedded one), timings aside. A notebook whose two expected texts are the same
+(nothing it prints depends on the data source) runs once, on MNIST_SAMPLE when there is one, and that run must give
+both: nbdev_test has already run it on the embedded default, and a second kernel run would repeat the first. Opening
+the rendered pages in headless Chromium is a separate test: skipped when Chromium and ChromeDriver are not on the
+PATH, a failure when MNIST37_REQUIRE_BROWSER=1. With MNIST37_SCREENSHOTS=1 each page checked is also saved as a full-page screenshot in tools/pages/, to look at.
 """
 import functools, os, shutil, sys
 from pathlib import Path
@@ -35,7 +35,7 @@ def expected_outputs(nb, source):
     assert ref.is_file(), f'no {ref.relative_to(ROOT)}: run python tools/notebooks.py reference'
     return ref.read_text()
 
-# The notebooks that print the same on both data sources (they read none): each runs in one kernel, for both tests.
+# The notebooks that print the same on both data sources: each runs in one kernel, for both sources' tests.
 SAME_ON_BOTH = {nb for nb in NBS if (REFERENCE/f'{Path(nb).stem}.txt').is_file()
                 and expected_outputs(nb, 'embedded') == expected_outputs(nb, 'mnist_sample')}
 # A notebook's kernel run and its page checks share one worker (pytest -n 2 --dist loadgroup), so it runs once.
