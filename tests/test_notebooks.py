@@ -7,7 +7,8 @@ tests/reference/embedded/ the embedded one), timings aside. A notebook whose two
 (nothing it prints depends on the data source) runs once, on MNIST_SAMPLE when there is one, and that run must give
 both: nbdev_test has already run it on the embedded default, and a second kernel run would repeat the first. Opening
 the rendered pages in headless Chromium is a separate test: skipped when Chromium and ChromeDriver are not on the
-PATH, a failure when MNIST37_REQUIRE_BROWSER=1. With MNIST37_SCREENSHOTS=1 each page checked is also saved as a full-page screenshot in tools/pages/, to look at.
+PATH, a failure when MNIST37_REQUIRE_BROWSER=1. With MNIST37_SCREENSHOTS=1 each page checked is also saved as a
+full-page screenshot in tools/pages/, to look at.
 """
 import functools, os, shutil, sys
 from pathlib import Path
