@@ -130,10 +130,16 @@ def committed_page(tmp_path_factory):
     folder = tmp_path_factory.mktemp('committed-pages')
     return lambda nb: _committed_page(nb, folder)
 
+@functools.cache
+def _executed_page_widths(browser, out:Path) -> list:
+    "`check_page` on the executed notebook `out` (`run-SOURCE/executed-NB`), once: a run may serve both sources' tests."
+    shot = f"{out.parent.name.removeprefix('run-')}/{out.stem.removeprefix('executed-')}.png"
+    return check_page(browser, render_html(out, out.with_suffix('.html')), shot)
+
 @pytest.mark.parametrize('nb,source', RUNS)
-def test_executed_notebook_page_in_a_browser(nb, source, homes, browser, tmp_path):
+def test_executed_notebook_page_in_a_browser(nb, source, homes, browser):
     out = executed(nb, source, homes)
-    widths = check_page(browser, render_html(out, tmp_path/'page.html'), f'{source}/{Path(nb).stem}.png')
+    widths = _executed_page_widths(browser, out)
     assert len(widths) >= max(FIGURES.get(nb, 0), image_outputs(out)) + LINKED.get(nb, 0)  # figures and linked images
 
 @pytest.mark.parametrize('nb', NBS)
