@@ -6,14 +6,15 @@
 __all__ = ['MOMENTUM_CHECKER', 'ADAM_CHECKER', 'watch_steps', 'optimizer_mistakes']
 
 # %% ../nbs/97_checkers_optimizers.ipynb #0b2d8b5c
+import contextlib
 import torch
 from .judge import Checker
 from .optimizers import Momentum as _Momentum, Adam as _Adam
 
 # %% ../nbs/97_checkers_optimizers.ipynb #fdcb987b
-def _step_cases(hypers:list):
-    "A case per `hypers`: (shapes of the parameters, lr, hyperparameters, seed)."
-    return lambda: [(shapes, lr, h, seed) for seed, (shapes, lr, h) in enumerate(hypers, 20)]
+def _step_cases(setups:list):
+    "A case per setup `(shapes, lr, hyperparameters)`: `(shapes of the parameters, lr, hyperparameters, seed)`."
+    return lambda: [(shapes, lr, hypers, seed) for seed, (shapes, lr, hypers) in enumerate(setups, 20)]
 
 def watch_steps(cls, # the optimizer class to watch
                 case, # `(shapes, lr, hyperparameters, seed)`
@@ -32,38 +33,50 @@ def watch_steps(cls, # the optimizer class to watch
         seen.append([torch.zeros_like(p) if p.grad is None else p.grad.clone() for p in params])
     return seen
 
-_USED_UP = ('keeps params as it was given, and when that is a generator (model.parameters() is one), the first step '
-            'uses it up. Hint: self.params = list(params).')
-
-def _wrong_opt(update, shared=False):
-    "An optimizer class whose `update(opt, p, grad, state, **hypers)` is given: one of the usual ways to get it wrong."
+def _wrong_opt(update, # `update(opt, p, grad, state, n, **hypers)`: one parameter's step, `state` its memory, `n` its step count
+               kept_as_given=False, # keeps `params` as given (a generator is used up by the first loop over it), not a list
+               loops_in_init=False, # loops over `params` in `__init__` (to make its state), so a kept generator is used up there
+               one_state=None, # one `state` for all parameters: 'count in it' (n counts updates), 'count apart' (steps)
+               no_grad=True, # steps under `torch.no_grad()` (False: in place, while autograd watches the parameters)
+              ):
+    "An optimizer class that steps each parameter with `update`, right or with the mistakes the other arguments name."
     class Wrong:
         def __init__(self, params, lr, **hypers):
-            self.params, self.lr, self.hypers = params if shared == 'generator' else list(params), lr, hypers
-            self.state = {}
+            self.params, self.lr, self.hypers, self.steps = params if kept_as_given else list(params), lr, hypers, 0
+            self.state = {i: {} for i, _ in enumerate(self.params)} if loops_in_init else {}
         def step(self):
+            self.steps += 1
             for i, p in enumerate(self.params):
-                key = 0 if shared is True else i
-                self.state.setdefault(key, {})
-                with torch.no_grad(): update(self, p, p.grad, self.state[key], **self.hypers)
+                state = self.state.setdefault(0 if one_state else i, {})
+                state['n'] = n = state.get('n', 0) + 1
+                if one_state == 'count apart': n = self.steps
+                with torch.no_grad() if no_grad else contextlib.nullcontext(): update(self, p, p.grad, state, n, **self.hypers)
         def zero_grad(self):
             for p in self.params: p.grad = None
     return Wrong
 
-def optimizer_mistakes(update, # `update(**{mistake: True})` is the step for one parameter with that mistake; `update()` is right
+_USED_UP = ('keeps params as it was given, and when that is a generator (model.parameters() is one), the first loop '
+            'over it (in __init__ or the first step) uses it up. Hint: self.params = list(params).')
+
+def optimizer_mistakes(update, # `update(**{name: True})` is one parameter's step with the mistake `name`; `update()` is right
                        state:str, # what the optimizer keeps for each parameter, in the learner's words
                        state_hint:str, # how to keep one `state` per parameter
-                       own:dict, # the optimizer's own mistakes: `{name of the mistake in update: message}`
+                       own:dict, # the optimizer's own mistakes: `{name: message}`
                       )->list:
-    "`Checker.mistakes` for an optimizer with memory: the two mistakes any of them can make, then its `own`."
-    return [(_wrong_opt(update(), shared='generator'), _USED_UP),
-            (_wrong_opt(update(), shared=True), f'keeps one {state} for all the parameters: each parameter needs its own, '
-             f'of its own shape. Hint: {state_hint}.'),
+    "`Checker.mistakes` of an optimizer with memory: the mistakes any optimizer can make, then its `own`."
+    right = update()
+    return [(_wrong_opt(right, kept_as_given=True), _USED_UP),
+            (_wrong_opt(right, kept_as_given=True, loops_in_init=True), _USED_UP),
+            (_wrong_opt(right, no_grad=False), 'changed a parameter in place (p -= ...) while autograd watches it, which '
+             'PyTorch refuses ("a leaf Variable that requires grad is being used in an in-place operation"). Hint: '
+             'do the steps inside `with torch.no_grad():` (or change p.data).'),
+            *[(_wrong_opt(right, one_state=count), f'keeps one {state} for all the parameters: each parameter needs its '
+               f'own, of its own shape. Hint: {state_hint}.') for count in ('count in it', 'count apart')],
             *[(_wrong_opt(update(**{name: True})), message) for name, message in own.items()]]
 
 def _momentum_update(plain=False, after=False, wrong_term=False, dampened=False, fixed_mom=False):
     "Momentum's step for one parameter, right or with one of the usual mistakes."
-    def update(opt, p, grad, state, mom=0.9):
+    def update(opt, p, grad, state, n, mom=0.9):
         if fixed_mom: mom = 0.9
         old = state.get('avg', torch.zeros_like(p))
         new = old + mom*grad if wrong_term else (mom*old + (1-mom)*grad if dampened else mom*old + grad)
@@ -87,12 +100,13 @@ MOMENTUM_CHECKER = Checker(_Momentum, _step_cases([([(3, 4), (3, 4)], 0.1, {}), 
     hint='did not move each parameter by lr times its running sum of gradients. Hint: avg = mom*avg + p.grad, then '
          'p -= lr*avg, with one avg per parameter, kept between steps; zero_grad forgets the gradients.')
 
-def _adam_update(no_debias=False, swap_terms=False, eps_inside=False, sqr_after=False, shared_count=False, swap_moms=False):
+def _adam_update(no_debias=False, swap_terms=False, eps_inside=False, sqr_after=False, shared_count=False, swap_moms=False,
+                 forgets=False):
     "Adam's step for one parameter, right or with one of the usual mistakes."
-    def update(opt, p, grad, state, mom=0.9, sqr_mom=0.999, eps=1e-8):
+    def update(opt, p, grad, state, n, mom=0.9, sqr_mom=0.999, eps=1e-8):
         if swap_moms: mom, sqr_mom = sqr_mom, mom
+        if forgets: state.clear(); n = 1
         if shared_count: opt.count = n = getattr(opt, 'count', 0) + 1
-        else: state['n'] = n = state.get('n', 0) + 1
         avg, sqr = state.get('avg', torch.zeros_like(p)), state.get('sqr', torch.zeros_like(p))
         avg = (1-mom)*avg + mom*grad if swap_terms else mom*avg + (1-mom)*grad
         new_sqr = sqr_mom*sqr + (1-sqr_mom)*grad**2
@@ -109,7 +123,7 @@ ADAM_CHECKER = Checker(_Adam, _step_cases([([(3, 4), (3, 4)], 0.01, {}), ([(5,),
         no_debias='has no bias correction: both averages start at 0, so in the first steps they are too small, and the '
                   'steps too large. Hint: after n steps, divide avg by 1-mom**n and sqr by 1-sqr_mom**n '
                   '(08 Optimizers, "Adam: both, and the bias correction").',
-        swap_terms='put mom on the wrong term: (1-mom)*avg + mom*grad keeps only a tenth of the past. '
+        swap_terms='put mom on the wrong term: (1-mom)*avg + mom*grad keeps only 1-mom of the past (a tenth, at mom=0.9). '
                    'Hint: avg = mom*avg + (1-mom)*grad.',
         swap_moms='swapped mom and sqr_mom: mom is for the average of the gradients, sqr_mom for that of their squares. '
                   'Hint: avg = mom*avg + (1-mom)*grad; sqr = sqr_mom*sqr + (1-sqr_mom)*grad**2.',
@@ -117,7 +131,10 @@ ADAM_CHECKER = Checker(_Adam, _step_cases([([(3, 4), (3, 4)], 0.01, {}), ([(5,),
                   'step, 0: a huge step). Hint: update both averages first, then step.',
         shared_count='counts the steps once per parameter, not once per step(), so the bias correction uses the wrong n. '
                      'Hint: keep n per parameter, or add 1 once at the start of step().',
+        forgets='starts both averages and n afresh at every step, so every step is about lr times the sign of the '
+                'gradient. Hint: keep avg, sqr and n in the optimizer, one avg and sqr per parameter, from step to step.',
         eps_inside='put eps inside the square root: sqrt(sqr + eps) is not sqrt(sqr) + eps, and it changes the step when '
                    'gradients are small. Hint: p -= lr*avg/(sqr.sqrt() + eps).')),
     hint='did not move the parameters as Adam does. Hint: for each parameter, n += 1; avg = mom*avg + (1-mom)*grad; sqr = '
-         'sqr_mom*sqr + (1-sqr_mom)*grad**2; p -= lr*(avg/(1-mom**n))/((sqr/(1-sqr_mom**n)).sqrt() + eps).')
+         'sqr_mom*sqr + (1-sqr_mom)*grad**2; p -= lr*(avg/(1-mom**n))/((sqr/(1-sqr_mom**n)).sqrt() + eps), with avg and '
+         'sqr kept for each parameter between steps; zero_grad forgets the gradients.')
