@@ -8,23 +8,23 @@ __all__ = ['MOMENTUM_CHECKER', 'ADAM_CHECKER', 'watch_steps', 'optimizer_mistake
 # %% ../nbs/97_checkers_optimizers.ipynb #0b2d8b5c
 import contextlib
 import torch
-from .judge import Checker
+from .judge import Checker, same
 from .optimizers import Momentum as _Momentum, Adam as _Adam
 
 # %% ../nbs/97_checkers_optimizers.ipynb #fdcb987b
 def _step_cases(setups:list):
-    "A case per setup `(shapes, lr, hyperparameters)`: `(shapes of the parameters, lr, hyperparameters, seed)`."
-    return lambda: [(shapes, lr, hypers, seed) for seed, (shapes, lr, hypers) in enumerate(setups, 20)]
+    "A case per setup `(shapes, lr, hyperparameters, gradient scale)`, with a seed of its own."
+    return lambda: [(*setup, seed) for seed, setup in enumerate(setups, 20)]
 
 def watch_steps(cls, # the optimizer class to watch
-                case, # `(shapes, lr, hyperparameters, seed)`
+                case, # `(shapes, lr, hyperparameters, gradient scale, seed)`
                ):
-    "The parameters after each of four `step()`s, and their gradients after each `zero_grad()`, on seeded gradients."
-    shapes, lr, hypers, seed = case
+    "The parameters at the start, after each of four `step()`s and each `zero_grad()` (their gradients), on seeded gradients."
+    shapes, lr, hypers, scale, seed = case
     g = torch.Generator().manual_seed(seed)
     params = [torch.randn(s, generator=g).requires_grad_() for s in shapes]
-    grads = [[torch.randn(s, generator=g)*scale for s, scale in zip(shapes, (1., 0.01, 0.1))] for _ in range(4)]
-    opt, seen = cls((p for p in params), lr, **hypers), []
+    grads = [[torch.randn(s, generator=g)*scale*k for s, k in zip(shapes, (1., 0.01, 0.1))] for _ in range(4)]
+    opt, seen = cls((p for p in params), lr, **hypers), [[p.detach().clone() for p in params]]
     for gs in grads:
         for p, grad in zip(params, gs): p.grad = grad.clone()
         opt.step()
@@ -62,6 +62,7 @@ def optimizer_mistakes(update, # `update(**{name: True})` is one parameter's ste
                        state:str, # what the optimizer keeps for each parameter, in the learner's words
                        state_hint:str, # how to keep one `state` per parameter
                        own:dict, # the optimizer's own mistakes: `{name: message}`
+                       counts_steps:bool=False, # does its step use how many steps it has taken (Adam's `n`)?
                       )->list:
     "`Checker.mistakes` of an optimizer with memory: the mistakes any optimizer can make, then its `own`."
     right = update()
@@ -71,8 +72,13 @@ def optimizer_mistakes(update, # `update(**{name: True})` is one parameter's ste
              'PyTorch refuses ("a leaf Variable that requires grad is being used in an in-place operation"). Hint: '
              'do the steps inside `with torch.no_grad():` (or change p.data).'),
             *[(_wrong_opt(right, one_state=count), f'keeps one {state} for all the parameters: each parameter needs its '
-               f'own, of its own shape. Hint: {state_hint}.') for count in ('count in it', 'count apart')],
+               f'own, of its own shape. Hint: {state_hint}.') for count in ('count in it', 'count apart')[:1 + counts_steps]],
             *[(_wrong_opt(update(**{name: True})), message) for name, message in own.items()]]
+
+def _stood_still(got, want)->bool: return same(got[-2], got[0]) and not same(want[-2], want[0])
+_STOOD_STILL = (_stood_still, 'left every parameter where it started. Hint: step() must change each p in place (p -= ..., '
+                'not p = p - ..., which only rebinds the name p) for every parameter in self.params, with the state made '
+                'from self.params, not from params again (a generator is used up by its first loop).')
 
 def _momentum_update(plain=False, after=False, wrong_term=False, dampened=False, fixed_mom=False):
     "Momentum's step for one parameter, right or with one of the usual mistakes."
@@ -84,12 +90,14 @@ def _momentum_update(plain=False, after=False, wrong_term=False, dampened=False,
         state['avg'] = new
     return update
 
-MOMENTUM_CHECKER = Checker(_Momentum, _step_cases([([(3, 4), (3, 4)], 0.1, {}), ([(5,), (2, 3), (1,)], 0.05, dict(mom=0.5))]), watch_steps,
+MOMENTUM_CHECKER = Checker(_Momentum, _step_cases([([(3, 4), (3, 4)], 0.2, {}, 1.), ([(5,), (2, 3), (1,)], 0.05, dict(mom=0.5), 1.)]),
+    watch_steps, after=[_STOOD_STILL],
     mistakes=optimizer_mistakes(_momentum_update, 'average', 'one average per parameter, e.g. '
                                 'self.avgs = [torch.zeros_like(p) for p in self.params]', dict(
         plain='takes plain SGD steps: the average of the gradients is not kept from one step to the next. Hint: keep each '
-              'parameter\'s average in the optimizer (e.g. a list, one per parameter), and update it at every step '
-              '(08 Optimizers, "Momentum").',
+              'parameter\'s average in the optimizer (e.g. a list, one per parameter) and store the new one there at '
+              'every step (avg = ... only rebinds a name: self.avgs[i] = ..., or avg.mul_(mom).add_(grad)); zero_grad '
+              'clears the gradients, not the averages (08 Optimizers, "Momentum").',
         wrong_term='put mom on the new gradient instead of on the old average (avg + mom*grad): the past never fades. '
                    'Hint: avg = mom*avg + grad.',
         dampened='averages with (1-mom)*grad: a true average, as Adam uses, whose steps are (1-mom) times as large; '
@@ -100,13 +108,13 @@ MOMENTUM_CHECKER = Checker(_Momentum, _step_cases([([(3, 4), (3, 4)], 0.1, {}), 
     hint='did not move each parameter by lr times its running sum of gradients. Hint: avg = mom*avg + p.grad, then '
          'p -= lr*avg, with one avg per parameter, kept between steps; zero_grad forgets the gradients.')
 
-def _adam_update(no_debias=False, swap_terms=False, eps_inside=False, sqr_after=False, shared_count=False, swap_moms=False,
-                 forgets=False):
+def _adam_update(no_debias=False, swap_terms=False, eps_inside=False, sqr_after=False, count_per_update=False,
+                 swap_moms=False, forgets=False):
     "Adam's step for one parameter, right or with one of the usual mistakes."
     def update(opt, p, grad, state, n, mom=0.9, sqr_mom=0.999, eps=1e-8):
         if swap_moms: mom, sqr_mom = sqr_mom, mom
         if forgets: state.clear(); n = 1
-        if shared_count: opt.count = n = getattr(opt, 'count', 0) + 1
+        if count_per_update: opt.count = n = getattr(opt, 'count', 0) + 1
         avg, sqr = state.get('avg', torch.zeros_like(p)), state.get('sqr', torch.zeros_like(p))
         avg = (1-mom)*avg + mom*grad if swap_terms else mom*avg + (1-mom)*grad
         new_sqr = sqr_mom*sqr + (1-sqr_mom)*grad**2
@@ -117,8 +125,9 @@ def _adam_update(no_debias=False, swap_terms=False, eps_inside=False, sqr_after=
         state['avg'], state['sqr'] = avg, new_sqr
     return update
 
-ADAM_CHECKER = Checker(_Adam, _step_cases([([(3, 4), (3, 4)], 0.01, {}), ([(5,), (2, 3), (1,)], 0.05, dict(mom=0.8, sqr_mom=0.99, eps=0.1))]),
-    watch_steps,
+ADAM_CHECKER = Checker(_Adam, _step_cases([([(3, 4), (3, 4)], 0.01, {}, 1.), ([(5,), (2, 3), (1,)], 0.05, dict(mom=0.8, sqr_mom=0.99, eps=0.1), 1.),
+                                          ([(4,)], 0.01, {}, 1e-6)]),  # gradients of about 1e-6, where eps=1e-8 (its default) shows
+    watch_steps, after=[_STOOD_STILL],
     mistakes=optimizer_mistakes(_adam_update, 'pair of averages', 'a state per parameter, e.g. a list of dicts', dict(
         no_debias='has no bias correction: both averages start at 0, so in the first steps they are too small, and the '
                   'steps too large. Hint: after n steps, divide avg by 1-mom**n and sqr by 1-sqr_mom**n '
@@ -129,12 +138,14 @@ ADAM_CHECKER = Checker(_Adam, _step_cases([([(3, 4), (3, 4)], 0.01, {}), ([(5,),
                   'Hint: avg = mom*avg + (1-mom)*grad; sqr = sqr_mom*sqr + (1-sqr_mom)*grad**2.',
         sqr_after='steps with the average of squared gradients from before this step\'s gradient is added (at the first '
                   'step, 0: a huge step). Hint: update both averages first, then step.',
-        shared_count='counts the steps once per parameter, not once per step(), so the bias correction uses the wrong n. '
-                     'Hint: keep n per parameter, or add 1 once at the start of step().',
+        count_per_update='adds 1 to the step count n once per parameter, not once per step(), so the bias correction uses '
+                         'the wrong n. Hint: add 1 to n once, at the start of step() (or keep an n per parameter).',
         forgets='starts both averages and n afresh at every step, so every step is about lr times the sign of the '
-                'gradient. Hint: keep avg, sqr and n in the optimizer, one avg and sqr per parameter, from step to step.',
+                'gradient. Hint: keep avg, sqr and n in the optimizer, one avg and sqr per parameter, from step to step; '
+                'zero_grad clears the gradients, not the averages.',
         eps_inside='put eps inside the square root: sqrt(sqr + eps) is not sqrt(sqr) + eps, and it changes the step when '
-                   'gradients are small. Hint: p -= lr*avg/(sqr.sqrt() + eps).')),
+                   'gradients are small. Hint: p -= lr*avg/(sqr.sqrt() + eps).'), counts_steps=True),
     hint='did not move the parameters as Adam does. Hint: for each parameter, n += 1; avg = mom*avg + (1-mom)*grad; sqr = '
          'sqr_mom*sqr + (1-sqr_mom)*grad**2; p -= lr*(avg/(1-mom**n))/((sqr/(1-sqr_mom**n)).sqrt() + eps), with avg and '
-         'sqr kept for each parameter between steps; zero_grad forgets the gradients.')
+         'sqr kept for each parameter between steps, and the defaults mom=0.9, sqr_mom=0.999, eps=1e-8; zero_grad forgets '
+         'the gradients.')
