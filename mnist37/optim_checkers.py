@@ -19,7 +19,7 @@ def _step_cases(setups:list):
 def watch_steps(cls, # the optimizer class to watch
                 case, # `(shapes, lr, hyperparameters, gradient scale, seed)`
                ):
-    "The parameters at the start, after each of four `step()`s and each `zero_grad()` (their gradients), on seeded gradients."
+    "The parameters at the start and after each of four `step()`s, and their gradients after each `zero_grad()`."
     shapes, lr, hypers, scale, seed = case
     g = torch.Generator().manual_seed(seed)
     params = [torch.randn(s, generator=g).requires_grad_() for s in shapes]
