@@ -202,6 +202,12 @@ def test_malformed_lengths_and_dropped_clients_get_4xx_or_nothing(run, env, tmp_
         status, ans = post(srv.url, bomb, png_headers(bomb))
         assert status == 413 and ans['error'] == ('the drawing is 100000x100000 pixels, too large: the most accepted is '
                                                   '1,048,576 (1024x1024)'), (status, ans, len(bomb))
+        for side in (800, 1000):  # 16 dots of two pixels, which once made predict fail on a NaN and the page get no answer
+            dots = np.full((side, side), 255, np.uint8)
+            for r, c in np.random.default_rng(0).integers(0, side - 2, (16, 2)): dots[r:r+2, c] = 0
+            buf = io.BytesIO(); Image.fromarray(dots).save(buf, 'PNG')
+            status, ans = post(srv.url, buf.getvalue(), png_headers(buf.getvalue()))
+            assert status == 200 and ans['status'] in ('ok', 'no-ink'), ans
         good = sketch(SEVEN)
         for _ in range(5):  # a client that closes the tab while the drawing is judged: a reset, not a goodbye
             s = socket.create_connection(('127.0.0.1', srv.port), timeout=10)
