@@ -98,7 +98,7 @@ class _Handler(LocalHandler):
         try:
             if self.path != '/predict': raise Refused(404, f'no endpoint {self.path[:80]!r}: POST drawings to /predict')
             body = self.read_body('image/png', MAX_BODY)
-            with self.working(): res = self.server.answer(read_drawing(body))
+            res = self.work(lambda: self.server.answer(read_drawing(body)))
         except Refused as e: return self.send_json(e.status, dict(error=str(e)))
         self.send_json(200, res)
 

@@ -7,7 +7,8 @@ __all__ = ['Refused', 'LocalHandler', 'LocalServer']
 
 # %% ../nbs/98_local_server.ipynb #c0408fb2
 import json, socket, sys, threading, time
-from contextlib import contextmanager, suppress
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 # %% ../nbs/98_local_server.ipynb #d95567d3
@@ -79,13 +80,14 @@ class LocalHandler(BaseHTTPRequestHandler):
         if len(body) < int(n): raise Refused(400, f'the request body ended after {len(body)} of {n} bytes')
         return body
 
-    @contextmanager
-    def working(self):
-        "Inside the block, hold one of the server's `max_busy` places for heavy work; `Refused` (503) if none frees in time."
-        if not self.server.busy.acquire(timeout=max(0, self.remaining())):
-            raise Refused(503, 'the server is busy with other requests: try again')
-        try: yield
-        finally: self.server.busy.release()
+    def work(self, fn, # the heavy part of the request: decoding, judging
+             *args):
+        "`fn(*args)`, done by one of the server's `max_busy` workers; `Refused` (503) if it is not done in the request's time."
+        job = self.server.workers.submit(fn, *args)
+        try: return job.result(timeout=max(0, self.remaining()))
+        except TimeoutError:
+            job.cancel()  # if it has not started
+            raise Refused(503, 'the server is busy with other requests: try again') from None
 
     def send(self, status:int, # the HTTP status
              body:bytes, # the answer
@@ -146,11 +148,11 @@ class LocalServer(HTTPServer):
                  port:int=0, # the port on 127.0.0.1; 0 for a free one
                  request_timeout:float=30, # seconds from a connection's opening to its end, however slowly it comes
                  max_open:int=16, # connections served at once; more are answered 503 at once
-                 max_busy:int=2, # requests doing their heavy work at once (`LocalHandler.working`); more wait their turn
+                 max_busy:int=2, # workers doing requests' heavy work (`LocalHandler.work`); other requests wait their turn
                  quiet:bool=True, # don't log each request
                 ):
         self.request_timeout, self.quiet = request_timeout, quiet
-        self.open_slots, self.busy = threading.BoundedSemaphore(max_open), threading.BoundedSemaphore(max_busy)
+        self.open_slots, self.workers = threading.BoundedSemaphore(max_open), ThreadPoolExecutor(max_busy)
         self.refused = []  # (socket, when to close it at the latest)
         super().__init__(('127.0.0.1', port), handler)
     @property
@@ -192,4 +194,5 @@ class LocalServer(HTTPServer):
 
     def server_close(self):
         for sock, _ in self.refused: sock.close()
+        self.workers.shutdown(wait=False, cancel_futures=True)
         super().server_close()
