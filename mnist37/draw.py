@@ -53,7 +53,7 @@ def judge(model:tuple, # `(kind, params)` from `as_model`
         digit, p, probs = int(q.argmax()), float(q.max()), [float(v) for v in q]
         column = digit
     res = dict(status='ok', model=kind, digit=digit, p=p, classes=list(spec.classes), probs=probs,
-               seen=[round(float(v), 4) for v in x[0]], evidence=None)
+               seen=[round(float(v), 4) for v in x[0]], evidence=None, note=spec.note)
     if spec.forward.__name__ == 'linear1':
         res['evidence'] = [round(float(v), 5) for v in params[0][:, column]*x[0]]
     return res
