@@ -44,7 +44,7 @@ def train(
     eps:float=None, # rmsprop and adam: added to the root of that average, so that it is never zero (default: 1e-08)
 )->list: # the run's history: a dict per epoch
     "Train a classifier as the notebooks do, print a row per epoch, and save the run's model, metrics and figures."
-    from mnist37.checks import check_writable_dir
+    from mnist37.checks import check_writable_dir, printable
     from mnist37.checkpoint import model_kind
     from mnist37.run import (load_data, optimizer_settings, record_optimizer, run_settings, save_run, train_model,
                              training_note)
@@ -59,7 +59,7 @@ def train(
     run = train_model(kind, tensors, **settings, opt_func=opt_func, on_start=table.start, on_epoch=table.row)
     meta = dict(data=src.how, n_train=len(tensors[0]), n_valid=len(tensors[2]), **record_optimizer(run, opt, hypers))
     files = save_run(out, kind, run, meta, valid=tensors[2:])
-    print(f"saved {', '.join(f.name for f in files)} in {out}\nvalid accuracy: {run.history[-1]['valid_acc']:.4f}")
+    print(f"saved {', '.join(f.name for f in files)} in {printable(out)}\nvalid accuracy: {run.history[-1]['valid_acc']:.4f}")
     note = training_note(run)  # a run that learned nothing says so, and what to change
     if note: print(f'--lr: {note}')
     return run.history
@@ -73,7 +73,7 @@ def predict(
     show:Path=None, # save a figure of each image next to the 28x28 the model saw
 )->list: # `(path, digit, p)` for each image
     "Classify images with a trained model: print each one's digit and its probability, or JSON."
-    from mnist37.checks import check_png_path
+    from mnist37.checks import check_png_path, printable
     from mnist37.checkpoint import MAX_SHOWN, classify_images, format_results, save_seen
     if show: show = check_png_path(show, 'show')
     failed = []  # the error of each picture that cannot be read: the others are classified all the same
@@ -82,7 +82,7 @@ def predict(
     if show:
         save_seen(x, res, show)
         which = f'the first {MAX_SHOWN} of {len(res)} images' if len(res) > MAX_SHOWN else 'each image'
-        if not json: print(f'saved {show}: {which} next to the 28x28 the model saw')
+        if not json: print(f'saved {printable(show)}: {which} next to the 28x28 the model saw')
     if failed: raise failed[0]  # after the others' results: one unreadable picture among many costs only its own line
     return [r[:3] for r in res]
 
@@ -95,7 +95,7 @@ def compare(
     optimizers:bool=False, # compare sgd, momentum, rmsprop and adam on linear1 instead, each at its default lr
 )->list: # a dict per row of the table
     "Train the chapter's models (or optimizers) on the same data and seed; print the table, save it and a figure."
-    from mnist37.checks import check_writable_dir
+    from mnist37.checks import check_writable_dir, printable
     from mnist37.checkpoint import KINDS
     from mnist37.run import EpochBar, compare_models, compare_optimizers, ladder_runs, load_data, save_compare, table
     out = check_writable_dir(out, 'out')  # the seed is checked as training starts
@@ -106,7 +106,7 @@ def compare(
     rows, histories = compare_runs(tensors, seed, on_epoch=lambda row: bar(next(done)))
     print(table(rows))
     files = save_compare(out, rows, histories, 'optimizers' if optimizers else 'compare')
-    print(f"saved {', '.join(f.name for f in files)} in {out}")
+    print(f"saved {', '.join(f.name for f in files)} in {printable(out)}")
     return rows
 
 def check(
@@ -122,7 +122,7 @@ def draw(
     run:Path, # a run folder from `mnist37 train`, or its model.pt
     port:int=0, # the port to serve on, on 127.0.0.1 only; 0 picks a free one
     browser:bool=True, # open the page in a web browser
-    save_dir:Path=None, # save every drawing the page sends into this folder, as received
+    save_dir:Path=None, # save every drawing the page sends into this folder, decoded, as a PNG file (drawing-NNNN.png)
 ):
     "Draw a digit in your browser and watch the model decide: serve the page on 127.0.0.1 until Ctrl-C."
     from mnist37.draw import serve

@@ -420,12 +420,12 @@ def test_out_that_is_a_file_or_a_dangling_symlink_says_so(env, sample, tmp_path)
     assert (tmp_path/'link').is_symlink() and not (tmp_path/'gone').exists()
 
 def test_draw_with_a_bad_port_or_save_dir_is_one_line(env, run, tmp_path):
-    for port, said in (('99999', 'port 99999 is more than 65,535'),
-                       ('-1', 'port must be a whole number of at least 0, not -1')):
+    for port, said in (('99999', '--port: port 99999 is more than 65,535'),
+                       ('-1', '--port: port must be a whole number of at least 0, not -1')):
         fails(mnist37('draw', run, '--port', port, '--no-browser', env=env), 1, said)
     (tmp_path/'notes').write_text('x')
     fails(mnist37('draw', run, '--save_dir', tmp_path/'notes', '--no-browser', env=env), 1,
-          f"folder {tmp_path/'notes'} for the drawings is a file, not a folder")
+          f"--save-dir: folder {tmp_path/'notes'} for the drawings is a file, not a folder")
 
 def test_checkpoint_on_the_meta_device_is_one_line(env, sample, tmp_path):
     ck = checkpoint(tmp_path/'meta.pt', 'linear', [torch.empty(784, 1, device='meta'), torch.empty(1, device='meta')])
