@@ -68,6 +68,10 @@ def _python_number(answer): return (lambda g, w: type(g) in (int, float), 'gave 
                                     '.item() and math.sqrt leave PyTorch, and autograd cannot follow a number out of it (a '
                                     f'distance used as a loss must stay a tensor). Hint: keep to tensor operations: {answer}.')
 
+def _last_two_axes(answer): return ('averaged over the last two axes only, as mnist_distance does for a stack of images: '
+                                    'a vector has one axis, so that is an error. Hint: .mean() with no axis averages over '
+                                    f'every element: {answer}.')
+
 def _by_len(answer): return ('divided the sum by len(a), which counts only the first axis (3 rows of a 3×4 tensor), not '
                              f'every element (12). Hint: .mean() divides by the number of elements: {answer}.')
 
@@ -82,6 +86,7 @@ _RMSE = Checker(lambda a, b: ((a - b)**2).mean().sqrt(), _distance_cases,
               (lambda a, b: ((a - b)**2).sum().sqrt(), 'summed the squares instead of averaging them: that is the L2 norm '
                'of the difference, which grows with the number of elements. Hint: .mean() before .sqrt().'),
               (lambda a, b: (((a - b)**2).sum()/len(a)).sqrt(), _by_len('((a - b)**2).mean().sqrt()')),
+              (lambda a, b: ((a - b)**2).mean((-1, -2)).sqrt(), _last_two_axes('((a - b)**2).mean().sqrt()')),
               (lambda a, b: ((a - b).mean()**2).sqrt(), 'averaged the differences before squaring them, so positive and '
                'negative ones cancel. Hint: square each difference first: ((a - b)**2).mean().sqrt().')],
     hint='gave {got} where the root mean squared error is {want}. Hint: ((a - b)**2).mean().sqrt(): square, mean, root.')
@@ -98,6 +103,7 @@ _MEAN_ABS_DIFF = Checker(lambda a, b: (a - b).abs().mean(), _distance_cases,
               (lambda a, b: (a - b).abs().sum(), 'summed the absolute differences: that is the L1 norm of the difference, '
                'which grows with the number of elements. Hint: the mean is that sum divided by the count: .mean().'),
               (lambda a, b: (a - b).abs().sum()/len(a), _by_len('(a - b).abs().mean()')),
+              (lambda a, b: (a - b).abs().mean((-1, -2)), _last_two_axes('(a - b).abs().mean()')),
               (lambda a, b: ((a - b)**2).mean(), 'averaged the squared differences (the mean squared error). Hint: the '
                'absolute value, .abs(), not the square.'),
               (lambda a, b: ((a - b)**2).mean().sqrt(), 'gave the root mean squared error, not the mean absolute difference. '
@@ -124,8 +130,10 @@ _BOTTOM_RIGHT = Checker(lambda t: t[-2:, -2:], _bottom_right_cases,
                'count from the end, t[-2:, -2:].'),
               (lambda t: t[len(t) - 2:, len(t) - 2:], 'used len(t), the number of rows, for the columns too: right only '
                'when t is square. Hint: t.shape[1] counts the columns, or count both from the end: t[-2:, -2:].'),
-              (lambda t: t[-2:][-2:], 'indexed twice with one index each, t[-2:][-2:]: both pick rows, so it kept whole '
-               'rows. Hint: one index with a comma, t[-2:, -2:] (rows, then columns).'),
+              (lambda t: t[-2:][-2:], 'kept whole rows: t[-2:] picks the last two rows with all their columns (and in '
+               't[-2:][-2:] both indexes pick rows). Hint: one index with a comma, t[-2:, -2:] (rows, then columns).'),
+              (lambda t: t[-2:, -2:].flatten(), "gave the corner's four numbers in a row, shape (4,), not as the 2×2 "
+               'block. Hint: t[-2:, -2:], as it is.'),
               (lambda t: t[:2, :2], 'took the top-left block. Hint: negative indices count from the end: t[-2:, -2:].'),
               (lambda t: t[-2:-1, -2:-1], 'stopped one short: a slice leaves out its end, so -2:-1 is the one row (and '
                'column) -2. Hint: leave the end out to go on to the last: t[-2:, -2:].'),
