@@ -2,8 +2,11 @@
 
 nbdev_test runs cells in its own shell and skips `notest` cells; here each notebook runs top to bottom in an ipykernel
 kernel, as a new user would (an empty home folder, no network), on the embedded default and, when there is one, on
-MNIST_SAMPLE. Its text outputs must equal the committed ones (nbs/ holds the MNIST_SAMPLE run,
-tests/reference/embedded/ the embedded one), timings aside. A notebook whose two expected texts are the same
+MNIST_SAMPLE, with the arithmetic pinned as the committed outputs were made (PINNED in tools/notebooks.py). Its text
+outputs must equal the committed ones (nbs/ holds the MNIST_SAMPLE run, tests/reference/embedded/ the embedded one),
+timings aside, but for the numbers of a cell that states a tolerance (`# tolerance: 0.006 (why)`), which may move by that
+much. The notebooks that train run once more as a learner's Jupyter runs them (LEARNER: the processor's own kernels,
+two threads), compared with the same outputs and tolerances. A notebook whose two expected texts are the same
 (nothing it prints depends on the data source) runs once, on MNIST_SAMPLE when there is one, and that run must give
 both: nbdev_test has already run it on the embedded default, and a second kernel run would repeat the first. Opening
 the rendered pages in headless Chromium is a separate test: skipped when Chromium and ChromeDriver are not on the
@@ -142,6 +145,16 @@ def test_outputs_compare_exactly_or_within_the_stated_tolerance():
     assert compare_text('reached 0.97 in 3 steps', 'reached 0.97 in 5 steps', 3) == ''  # a count of steps is a number
     assert compare_text('0.97 in 3 steps', '0.97 in 7 steps', 3).startswith('number 2 is 3 where 7')
     assert compare_text('mnist37 at 0.97s', 'mnist38 at 0.98s', 1).startswith('the words differ')  # numbers in words are words
+
+def test_a_tolerance_is_read_from_its_cell(tmp_path):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell('# tolerance: 9'), nbformat.v4.new_code_cell('print(1)'),
+                                         nbformat.v4.new_code_cell('x = 1\n  # tolerance: 0.006 (why)\nx'),
+                                         nbformat.v4.new_code_cell('# tolerance: 3')])
+    nbformat.write(nb, tmp_path/'a.ipynb')
+    assert tolerances(tmp_path/'a.ipynb') == {2: 0.006, 3: 3.0}  # code cells only
+    nb.cells[3].source = '# tolerance: 1.2.3'
+    nbformat.write(nb, tmp_path/'a.ipynb')
+    with pytest.raises(ValueError, match=r'a.ipynb cell 3: "# tolerance: 1.2.3" is not a number'): tolerances(tmp_path/'a.ipynb')
 
 def test_a_mismatch_names_the_cell():
     found = compare_outputs({2: 'a 1.0', 5: 'b'}, {2: 'a 1.5', 4: 'c'}, {2: 0.1})

@@ -21,6 +21,7 @@ from decimal import Decimal
 from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
 from nbconvert import HTMLExporter
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,7 +60,7 @@ def sample_tgz():
 PINNED = dict(MKL_CBWR='COMPATIBLE', ATEN_CPU_CAPABILITY='default', OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
 # A learner's Jupyter: the processor's own kernels and MKL's own code path (MKL_CBWR, ATEN_CPU_CAPABILITY unset), and
 # two threads. Threads that wait sleep rather than spin (OMP_WAIT_POLICY=PASSIVE: it changes no result), since on a
-# machine whose cores are busy with other work, spinning threads made a run 10 to 30 times slower.
+# machine whose cores are busy with other work, spinning threads made a run 10 to 40 times slower here.
 LEARNER = dict(OMP_NUM_THREADS='2', MKL_NUM_THREADS='2', OMP_WAIT_POLICY='PASSIVE')
 
 def kernel_env(home:Path, # the kernel's home folder (so mnist37's and fastai's caches start empty)
@@ -122,8 +123,12 @@ def read_reference(text:str) -> dict:
 
 def tolerances(nb_path:Path) -> dict:
     "`{cell number: tolerance}` for the code cells of `nb_path` that state one (`# tolerance: X`)."
-    nb = nbformat.read(nb_path, as_version=4)
-    return {i: float(m.group(1)) for i, c in enumerate(nb.cells) if c.cell_type == 'code' and (m := TOLERANCE.search(c.source))}
+    found = {}
+    for i, c in enumerate(nbformat.read(nb_path, as_version=4).cells):
+        if c.cell_type != 'code' or not (m := TOLERANCE.search(c.source)): continue
+        try: found[i] = float(m.group(1))
+        except ValueError: raise ValueError(f'{nb_path.name} cell {i}: "# tolerance: {m.group(1)}" is not a number') from None
+    return found
 
 def _first_difference(got:str, expected:str) -> str:
     "Where two texts part: a little of each from the first character that differs."
@@ -193,8 +198,9 @@ if __name__ == '__main__':
         _run(nbs, None, lambda nb, out: (REFERENCE/f'{nb.stem}.txt').write_text(reference_text(text_outputs(out))))
     elif cmd == 'learner':
         embedded = '--embedded' in args or sample_tgz() is None
-        nbs = [Path(a).resolve() for a in args if a != '--embedded'] or notebooks()
-        _run(nbs, None if embedded else sample_tgz(), lambda nb, out: _differences(nb, out, embedded), LEARNER)
+        for nb in [Path(a).resolve() for a in args if a != '--embedded'] or notebooks():
+            try: _run([nb], None if embedded else sample_tgz(), lambda nb, out: _differences(nb, out, embedded), LEARNER)
+            except CellExecutionError as e: print(f'{nb.name}: a cell raised {e.ename}: {e.evalue}\n{str(e).split("-" * 18)[1]}')
     elif cmd == 'pages' and args:
         out = Path(args[0]); out.mkdir(parents=True, exist_ok=True)
         for nb in notebooks(): print(render_html(nb, out/f'{nb.stem}.html'))
