@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['KINDS', 'TASKS', 'CHECKPOINT', 'MAX_SHOWN', 'ModelKind', 'model_kind', 'score_digits', 'predict_digits',
-           'read_scores', 'save_model', 'load_model', 'classify_images', 'saved_accuracy', 'format_results',
-           'save_seen']
+           'read_scores', 'save_model', 'load_model', 'check_params', 'check_scores', 'classify_images',
+           'saved_accuracy', 'format_results', 'save_seen']
 
 # %% ../nbs/93_checkpoint.ipynb #ef3e074c
 import json, math, warnings
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 import torch
 from .checks import Mnist37Error, atomic_write, open_image, printable
+from .file_sets import changed_files, locked
 from .model import init_params, linear1, mnist_loss
 from .train import batch_accuracy
 from .nets import init_simple_net, simple_net
@@ -106,32 +107,53 @@ def load_model(path:Path # a checkpoint file, or a run's folder holding model.pt
               )->tuple:
     "`(kind, params, meta)` from a checkpoint made by `save_model`, or `Mnist37Error` saying what is wrong."
     path = Path(path)
-    if path.is_dir(): path = path/CHECKPOINT
+    if not path.is_dir(): return _load(path)
+    with locked(path, shared=True):  # a save into the folder under way finishes first
+        kind, params, meta = _load(path/CHECKPOINT)
+        files = meta.get('files') if isinstance(meta, dict) else None
+        changed = changed_files(path, files) if isinstance(files, dict) else []
+    if changed:
+        raise Mnist37Error(f'{printable(path)} holds files of two runs: {", ".join(map(printable, changed))} '
+                           f'{"was" if len(changed) == 1 else "were"} not saved with its {CHECKPOINT} (a save into the folder '
+                           f'was stopped part-way, or the files were changed since): train into it again, or give '
+                           f'{printable(path/CHECKPOINT)} to use that model alone')
+    return kind, params, meta
+
+def _load(path:Path)->tuple:
+    "`(kind, params, meta)` from the checkpoint file `path`, or `Mnist37Error`."
     if not path.is_file():
-        raise Mnist37Error(f'checkpoint {path} does not exist: train one with `mnist37 train --out FOLDER`')
+        raise Mnist37Error(f'checkpoint {printable(path)} does not exist: train one with `mnist37 train --out FOLDER`')
     try:
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
             ck = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as e:
-        raise Mnist37Error(f'{path} is not a readable mnist37 checkpoint ({type(e).__name__}); it may be truncated, '
+        raise Mnist37Error(f'{printable(path)} is not a readable mnist37 checkpoint ({type(e).__name__}); it may be truncated, '
                            'from another program, or hold code that is never loaded: train a new one with `mnist37 train`') from None
     if not (isinstance(ck, dict) and ck.get('format') == 'mnist37'):
-        raise Mnist37Error(f'{path} is not an mnist37 checkpoint: train one with `mnist37 train`')
-    kind, params = ck.get('model'), ck.get('params')
+        raise Mnist37Error(f'{printable(path)} is not an mnist37 checkpoint: train one with `mnist37 train`')
+    kind = ck.get('model')
     if kind not in KINDS:
-        raise Mnist37Error(f'{path} holds a model of unknown kind {kind!r}; mnist37 knows {", ".join(KINDS)}: '
+        raise Mnist37Error(f'{printable(path)} holds a model of unknown kind {kind!r}; mnist37 knows {", ".join(KINDS)}: '
                            'train one with `mnist37 train --model`')
+    return kind, check_params(kind, ck.get('params'), printable(path)), ck.get('meta', {})
+
+def check_params(kind:str, # a key of `KINDS`
+                 params, # what should be the kind's parameters, in `forward`'s order
+                 where:str, # what holds them, for messages: a checkpoint's path, or 'the model'
+                )->list:
+    "`params` as dense float32 tensors of finite numbers in the kind's shapes, or `Mnist37Error` saying what is wrong."
     shapes = KINDS[kind].shapes
     got = [tuple(getattr(p, 'shape', ())) for p in params] if isinstance(params, (list, tuple)) else []
     if not (got == shapes and all(isinstance(p, torch.Tensor) for p in params)):
-        raise Mnist37Error(f'{path} holds {kind} parameters of shape {", ".join(map(str, got)) or "none"}; mnist37 needs '
+        raise Mnist37Error(f'{where} holds {kind} parameters of shape {", ".join(map(str, got)) or "none"}; mnist37 needs '
                            f'{", ".join(map(str, shapes))}: use a checkpoint made by `mnist37 train`')
-    return kind, [_dense_float32(p, i, len(params), path) for i, p in enumerate(params)], ck.get('meta', {})
+    return [_dense_float32(p.detach(), f'{where} holds parameter {i+1} of {len(params)}') for i, p in enumerate(params)]
 
-def _dense_float32(p:torch.Tensor, i:int, n:int, path:Path)->torch.Tensor:
+def _dense_float32(p:torch.Tensor, where:str)->torch.Tensor:
     "`p` as a dense float32 tensor of finite numbers, or `Mnist37Error` saying what it holds instead."
-    where = f'{path} holds parameter {i+1} of {n}'
+    if p.is_meta: raise Mnist37Error(f'{where} on the meta device: a shape with no numbers in it (a model saved before it '
+                                     'had weights): use a checkpoint made by `mnist37 train`')
     if not p.dtype.is_floating_point:  # int, bool or complex
         raise Mnist37Error(f'{where} as {str(p.dtype).replace("torch.", "")} values; trained weights are real numbers '
                            '(float32): use a checkpoint made by `mnist37 train`')
@@ -148,18 +170,35 @@ def _dense_float32(p:torch.Tensor, i:int, n:int, path:Path)->torch.Tensor:
     return p.contiguous()
 
 # %% ../nbs/93_checkpoint.ipynb #b99af26c
+def check_scores(scores:torch.Tensor, # a model's scores for one picture
+                 params:list, # the model's parameters
+                 model, # the model, for the message: a checkpoint, or what to call it
+                 image, # the picture, for the message
+                )->torch.Tensor:
+    "`scores` if every one is a number, else `Mnist37Error`: the weights are finite but too large for a score to be one."
+    if not torch.isfinite(scores).all():
+        largest = max(float(q.abs().max()) for q in params)
+        raise Mnist37Error(f'{printable(model)} gives {printable(image)} a score too large to be a number: its weights are '
+                           f'too large (up to {largest:.3g}); train it again with a smaller learning rate')
+    return scores
+
 def classify_images(model:Path, # a checkpoint, or a run's folder holding model.pt
                     images:list, # picture files in any format PIL reads
+                    failed:list=None, # a list for the `Mnist37Error` of each picture that cannot be read; None: the first raises
                    )->tuple:
     "`(kind, meta, x, results)`: the model's kind and metadata, the pictures as it saw them, `(path, digit, p, probs)` each."
     name, params, meta = load_model(model)
-    kind, x = KINDS[name], torch.stack([prepare_image(p) for p in images])
+    kind, rows, read = KINDS[name], [], []
+    for p in images:
+        try: rows.append(prepare_image(p)); read.append(p)
+        except Mnist37Error as e:
+            if failed is None: raise
+            failed.append(e)
+    if not read: raise failed[0]  # not one picture to classify
+    x = torch.stack(rows)
     with torch.no_grad(): scores = kind.model(params)(x)
-    for p, s in zip(images, scores):
-        if not torch.isfinite(s).all():
-            raise Mnist37Error(f'{model} gives {p} a score too large to be a number: its weights are too large '
-                               f'(up to {max(float(q.abs().max()) for q in params):.3g}); train it again with a smaller learning rate')
-    return kind, meta, x, [(str(p), *r) for p, r in zip(images, read_scores(kind, scores))]
+    for p, s in zip(read, scores): check_scores(s, params, model, p)
+    return kind, meta, x, [(str(p), *r) for p, r in zip(read, read_scores(kind, scores))]
 
 def saved_accuracy(meta # a checkpoint's metadata: anything at all
                   )->float:
@@ -183,12 +222,11 @@ def format_results(kind:ModelKind, # the kind of model that classified the pictu
 
 MAX_SHOWN = 48  # pictures in one --show figure: more would make a figure tens of thousands of pixels tall
 
-def save_seen(images:list, # the picture files
-              x:torch.Tensor, # the pictures as the model saw them, from `classify_images`
+def save_seen(x:torch.Tensor, # the pictures as the model saw them, from `classify_images`
               results:list, # `(path, digit, p, probs)` per picture, from `classify_images`
               path:Path, # the PNG file to write
              )->Path:
     "Save a figure of the first `MAX_SHOWN` pictures, each next to the 28x28 the model saw, titled with its answer."
     from mnist37.plots import plot_prepared, save_figure  # matplotlib only here
     titles = [f'{printable(Path(p).name)}: {d} (p={pr:.2f})' for p, d, pr, _ in results[:MAX_SHOWN]]
-    return save_figure(plot_prepared([open_image(p) for p in images[:MAX_SHOWN]], x[:MAX_SHOWN], titles), path)
+    return save_figure(plot_prepared([open_image(r[0]) for r in results[:MAX_SHOWN]], x[:MAX_SHOWN], titles), path)

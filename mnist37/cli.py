@@ -54,10 +54,11 @@ def predict(model:Path, # a checkpoint (model.pt) or the --out folder of `mnist3
            )->list:
     "Classify images with a trained model: `PATH: DIGIT (p=PROBABILITY)` for each (or JSON); return `(path, digit, p)`s."
     show = show and check_png_path(show)
-    kind, meta, x, res = classify_images(model, images)
+    kind, meta, x, res = classify_images(model, images, failed := [])
     print(format_results(kind, meta, res, json))
-    if show: save_seen(images, x, res, show)
+    if show: save_seen(x, res, show)
     if show and not json: print(f"saved {show}: {f'the first {MAX_SHOWN} of {len(res)} images' if len(res) > MAX_SHOWN else 'each image'} next to the 28x28 the model saw")
+    if failed: raise failed[0]  # after the others' results: one unreadable picture among many costs only its own line
     return [r[:3] for r in res]
 
 # %% ../nbs/99_cli.ipynb #f3bd61f6

@@ -21,6 +21,7 @@ from .train import batch_accuracy as _batch_accuracy, calc_grad as _calc_grad, t
 from .train import validate_epoch as _validate_epoch
 from .optimizers import Momentum as _Momentum, Adam as _Adam
 from .optim_checkers import ADAM_CHECKER, MOMENTUM_CHECKER
+from .question_checkers import QUESTION_CHECKERS
 
 
 # %% ../nbs/97_checkers.ipynb #8693ea95
@@ -69,7 +70,7 @@ def _loss_cases():
 
 def _sig_where(p, t, swap=False): return torch.where(t==1, p, 1-p) if swap else torch.where(t==1, 1-p, p)
 
-_MNIST_LOSS = Checker(_mnist_loss, _loss_cases, lambda f, c: with_grad(f, *c),
+_MNIST_LOSS = Checker(_mnist_loss, _loss_cases, lambda f, c: with_grad(f, *c), calls=dict(sigmoid=torch.sigmoid),
     rules=[(lambda g, w: not is_tensor(g[0]), 'returned a Python number ({got}), not a tensor: did it call .item()? '
             'backward() needs the tensor, to follow it back to the scores. Hint: return the .mean() itself.'),
            (lambda g, w: g[0].shape != (), 'gave {got}; a loss must be one number, so that there is one thing to make '
@@ -135,7 +136,7 @@ def _accuracy_cases():
 
 def _share(correct): return correct.float().mean()
 
-_BATCH_ACCURACY = Checker(_batch_accuracy, _accuracy_cases,
+_BATCH_ACCURACY = Checker(_batch_accuracy, _accuracy_cases, calls=dict(sigmoid=torch.sigmoid),
     rules=[(lambda g, w: not is_tensor(g), 'returned a Python number ({got}), not a tensor: validate_epoch stacks the '
             'batches\' accuracies with torch.stack, which takes tensors. Hint: leave out .item() and float().'),
            (lambda g, w: g.shape != (), 'gave {got}; the accuracy of a batch is one number. Hint: .float().mean().')],
@@ -200,7 +201,7 @@ def _net_cases():
 
 def _relu(x): return x.max(torch.tensor(0.))
 
-_SIMPLE_NET = Checker(_simple_net, _net_cases, watch_net,
+_SIMPLE_NET = Checker(_simple_net, _net_cases, watch_net, calls=dict(relu=torch.relu),
     mistakes=[(lambda xb, w1, b1, w2, b2: (xb@w1 + b1)@w2 + b2, 'has no nonlinearity between its layers, so it is one '
                'linear layer in disguise. Hint: res.max(torch.tensor(0.0)) between the two (06 A first neural net, "ReLU").'),
               (lambda xb, w1, b1, w2, b2: _relu(_relu(xb@w1 + b1)@w2 + b2), 'applies ReLU to its output too, so its score '
@@ -282,3 +283,6 @@ def check_file(file:Path, # a .py file or .ipynb notebook (e.g. your copy of 10 
 
 # %% ../nbs/97_checkers.ipynb #82618d7d
 CHECKERS.update(Momentum=MOMENTUM_CHECKER, Adam=ADAM_CHECKER)
+
+# %% ../nbs/97_checkers.ipynb #6184b5ab
+CHECKERS.update(QUESTION_CHECKERS)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np, torch
 from PIL import Image
 from scipy import ndimage
-from .checks import Mnist37Error, open_image
+from .checks import Mnist37Error, open_image, printable
 
 # %% ../nbs/13_your_digit.ipynb #0b2a7507
 MNIST_CENTRE = 14.0  # where MNIST puts the centre of mass of a digit's ink, in rows and columns of the 28×28 field
@@ -76,6 +76,8 @@ def to_grey(im:Image.Image # any picture PIL opened
     "`im` as a 2-d float array of brightness in [0, 1], at most `MAX_SIDE` pixels on a side."
     if im.mode in ('I', 'I;16', 'I;16B', 'I;16L', 'F'):
         a = np.asarray(im, dtype=np.float64)
+        finite = a[np.isfinite(a)]  # a float picture's NaN counts as its paper, +inf as its brightest value, -inf its darkest
+        a = np.nan_to_num(a, nan=np.median(finite) if finite.size else 0, posinf=finite.max(initial=0), neginf=finite.min(initial=0))
         im = Image.fromarray(np.uint8(np.clip(a/max(a.max(), 1)*255, 0, 255)))
     if 'A' in im.mode or im.mode in ('P', 'PA', 'LA'):
         rgba = im.convert('RGBA')
@@ -184,9 +186,13 @@ def mnist_style(im:Image.Image, # any picture of one digit
     if a.shape == (28, 28):
         x = a if np.median(a) < 0.5 else 1 - a
         if looks_like_mnist(x): return x
-    return centre_in_field(fit_box(ink_mask(a, name)))
+    small = fit_box(ink_mask(a, name))
+    if not small.any():  # specks far apart: scaled down to 20x20, each is less than a grey level
+        raise Mnist37Error(f"no digit found in {name}: its ink is specks too small and far apart to keep at MNIST's size "
+                           '(20x20); give a picture of one digit drawn in strokes')
+    return centre_in_field(small)
 
 def prepare_image(path:Path # any image file PIL can read
                  )->torch.Tensor:
     "The picture at `path` as one MNIST-style row of 784 values in [0, 1], ready for any of mnist37's models."
-    return torch.from_numpy(mnist_style(open_image(path), path)).view(784)
+    return torch.from_numpy(mnist_style(open_image(path), printable(path))).view(784)

@@ -16,7 +16,8 @@ from pathlib import Path
 import torch
 from fastprogress.fastprogress import ConsoleProgressBar
 from . import __version__
-from .checks import Mnist37Error, atomic_write, check_count, check_lr, check_writable_dir, replace_set
+from .checks import Mnist37Error, atomic_write, check_count, check_lr, check_writable_dir
+from .file_sets import manifest, replace_set
 from .baseline import mean_digits, pixel_similarity
 from .model import init_layer
 from .train import TensorBatches, fit, validate_epoch
@@ -198,7 +199,7 @@ def save_run(out:Path, # the folder to save into (created if missing)
     def write(folder):
         atomic_write(folder/'metrics.csv', lambda f: f.write(_csv(run.history, {'train_loss': '.6f', 'seconds': '.4f'})))
         for name, fig in figures.items(): save_figure(fig, folder/name)
-        save_model(folder/CHECKPOINT, kind.name, run.params, meta)
+        save_model(folder/CHECKPOINT, kind.name, run.params, {**meta, 'files': manifest(folder, [n for n in RUN_FILES if n != CHECKPOINT])})
     with _sigint_deferred(): return replace_set(out, write, ['metrics.csv', *figures, CHECKPOINT], RUN_FILES)
 
 # %% ../nbs/94_run.ipynb #fd403470

@@ -301,3 +301,14 @@ def test_every_checked_function_has_right_and_wrong_cases():
                               'Momentum', 'Adam']
     right, wrong = RIGHT + OPT_RIGHT, WRONG + OPT_WRONG
     assert {n for n, _ in right} == {n for n, _, _ in wrong} == set(CHECKERS)
+
+# Replaces the test of the same name above (this file is appended to, not edited): CHECKERS now ends with the seven
+# functions of the questionnaire, whose right and wrong answers are in tests/test_questions.py.
+from mnist37.question_checkers import QUESTION_CHECKERS
+
+def test_every_checked_function_has_right_and_wrong_cases():
+    assert list(CHECKERS) == ['init_params', 'linear1', 'mnist_loss', 'calc_grad', 'train_epoch', 'batch_accuracy',
+                              'validate_epoch', 'mnist_distance', 'BasicOptim', 'simple_net', 'softmax', 'cross_entropy',
+                              'Momentum', 'Adam', *QUESTION_CHECKERS]
+    right, wrong = RIGHT + OPT_RIGHT, WRONG + OPT_WRONG
+    assert {n for n, _ in right} == {n for n, _, _ in wrong} == set(CHECKERS) - set(QUESTION_CHECKERS)

@@ -383,3 +383,63 @@ def test_predict_with_odd_metadata_in_a_checkpoint(env, sample, tmp_path, meta):
     ck = save_model(tmp_path/'m.pt', 'linear', KINDS['linear'].init(torch.Generator().manual_seed(0)), meta)
     r = mnist37('predict', ck, sample/'valid'/'3'/'0.png', env=env)
     assert r.returncode == 0 and r.stdout.splitlines()[0] == 'model: linear (linear1, one weight per pixel)', r.stderr
+
+# issue 32: messages and tracebacks
+def test_out_that_is_a_file_or_a_dangling_symlink_says_so(env, sample, tmp_path):
+    (tmp_path/'notes').write_text('x')
+    fails(train(sample, env, tmp_path/'notes'), 1, f"{tmp_path/'notes'} is a file, not a folder: choose another --out folder")
+    (tmp_path/'link').symlink_to(tmp_path/'gone')
+    fails(train(sample, env, tmp_path/'link'), 1, f"{tmp_path/'link'} is a symbolic link to {tmp_path/'gone'}, which does not exist")
+    assert (tmp_path/'link').is_symlink() and not (tmp_path/'gone').exists()
+
+def test_draw_with_a_bad_port_or_save_dir_is_one_line(env, run, tmp_path):
+    for port, said in (('99999', 'port 99999 is more than 65,535'), ('-1', 'port must be a whole number of at least 0, not -1')):
+        fails(mnist37('draw', run, '--port', port, '--no-browser', env=env), 1, said)
+    (tmp_path/'notes').write_text('x')
+    fails(mnist37('draw', run, '--save_dir', tmp_path/'notes', '--no-browser', env=env), 1,
+          f"folder {tmp_path/'notes'} for the drawings is a file, not a folder")
+
+def test_checkpoint_on_the_meta_device_is_one_line(env, sample, tmp_path):
+    ck = checkpoint(tmp_path/'meta.pt', 'linear', [torch.empty(784, 1, device='meta'), torch.empty(1, device='meta')])
+    fails(mnist37('predict', ck, sample/'valid'/'3'/'0.png', env=env), 1, 'meta.pt holds parameter 1 of 2 on the meta device')
+    fails(mnist37('draw', ck, '--no-browser', env=env), 1, 'on the meta device')
+
+def test_one_unreadable_picture_among_200_prints_the_others_then_one_line(env, run, sample, tmp_path):
+    good = [sample/'valid'/d/f'{i}.png' for d in ('3', '7') for i in range(6)]*17
+    (tmp_path/'bad.png').write_text('not a picture')
+    pictures = good[:120] + [tmp_path/'bad.png'] + good[120:199]
+    r = mnist37('predict', run, *pictures, env=env)
+    fails(r, 1, 'bad.png is not a readable image')
+    lines = r.stdout.splitlines()
+    assert len(lines) == 200 and lines[0].startswith('model: linear') and lines[121].startswith(f'{good[120]}: ')
+    r = mnist37('predict', '--json', run, *pictures, env=env)
+    assert r.returncode == 1 and len(json.loads(r.stdout)) == 199
+
+def test_names_with_a_newline_or_escape_codes_print_escaped(env, run, sample, tmp_path):
+    names = ['x.png: 3 (p=1.00)\nfake.png', '\x1b[2J\x1b[31mred.png']
+    for n in names: (tmp_path/n).write_bytes((sample/'valid'/'7'/'0.png').read_bytes())
+    r = mnist37('predict', run, *(tmp_path/n for n in names), env=env)
+    assert r.returncode == 0 and '\x1b' not in r.stdout, r.stderr
+    lines = r.stdout.splitlines()
+    assert len(lines) == 3 and lines[1].startswith(f'{tmp_path}/x.png: 3 (p=1.00)\\nfake.png: ') and '\\x1b[2J\\x1b[31mred.png: ' in lines[2]
+    (tmp_path/'bad\n\x1b[31m.png').write_text('not a picture')
+    r = mnist37('predict', run, tmp_path/'bad\n\x1b[31m.png', env=env)
+    fails(r, 1, 'bad\\n\\x1b[31m.png is not a readable image')
+    assert '\x1b' not in r.stderr
+
+@pytest.mark.parametrize('bad', ['nan', 'inf', '-inf'])
+def test_float_tiff_with_a_nan_or_infinite_pixel_is_classified(env, run, sample, tmp_path, bad):
+    a = np.asarray(Image.open(sample/'valid'/'3'/'0.png').resize((56, 56)), np.float32)/255
+    Image.fromarray(a, 'F').save(tmp_path/'clean.tif')
+    a[0, 0] = float(bad)
+    Image.fromarray(a, 'F').save(tmp_path/'odd.tif')
+    r = mnist37('predict', '--json', run, tmp_path/'clean.tif', tmp_path/'odd.tif', env=env)
+    assert r.returncode == 0, r.stderr
+    clean, odd = json.loads(r.stdout)
+    assert odd['digit'] == clean['digit'] and abs(odd['p'] - clean['p']) < 0.01, (clean, odd)
+
+def test_sparse_dots_are_one_line(env, run, tmp_path):
+    dots = np.full((800, 800), 255, np.uint8)
+    for r, c in np.random.default_rng(0).integers(0, 798, (16, 2)): dots[r:r+2, c] = 0  # 16 dots of two pixels
+    Image.fromarray(dots).save(tmp_path/'dots.png')
+    fails(mnist37('predict', run, tmp_path/'dots.png', env=env), 1, 'dots.png: its ink is specks too small and far apart')

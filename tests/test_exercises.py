@@ -168,7 +168,8 @@ def your_turn_code(nb_name):
     return [''.join(c['source']) for c in cells[start:] if c['cell_type'] == 'code']
 
 def test_every_checked_function_has_its_stub():
-    names = [n for nb in ('10_your_turn.ipynb', '12_your_turn_digits.ipynb', '08_optimizers.ipynb') for src in your_turn_code(nb)
+    names = [n for nb in ('10_your_turn.ipynb', '12_your_turn_digits.ipynb', '08_optimizers.ipynb', '14_check_your_understanding.ipynb')
+             for src in your_turn_code(nb)
              for n in [d.name for d in ast.parse(src).body if isinstance(d, (ast.FunctionDef, ast.ClassDef))]]
     assert sorted(names) == sorted(CHECKERS)
 

@@ -13,7 +13,9 @@ from test_errors import fails, start_slow_save
 def train(data, env, out, *args, **kw):
     return mnist37('train', '--data', data, '--epochs', '2', '--bs', '4', '--out', out, *args, env=env, **kw)
 
-def snapshot(folder): return {p.name: p.read_bytes() for p in sorted(Path(folder).iterdir())}
+def snapshot(folder):
+    "The files in `folder` (not its folders) by name: their bytes."
+    return {p.name: p.read_bytes() for p in sorted(Path(folder).iterdir()) if p.is_file()}
 
 def partials(*folders): return [p for f in folders for p in Path(f).rglob('*') if p.name.endswith('.partial')]
 
@@ -101,7 +103,7 @@ def test_two_runs_into_one_out_end_with_one_complete_run(env, sample, tmp_path):
 SAVER = """
 import sys, time
 from pathlib import Path
-from mnist37.checks import replace_set
+from mnist37.file_sets import replace_set
 out, tag = Path(sys.argv[1]), sys.argv[2]
 def write(folder):
     for n in ('a.csv', 'b.png', 'model.pt'): (folder/n).write_text(f'{tag} {i}')
@@ -126,7 +128,7 @@ def test_kill_9_while_saving_leaves_nothing_after_the_next_run(env, sample, tmp_
     p = start_slow_save(env, sample, run, tmp_path/'saving', 30)
     p.kill(); p.wait()
     assert snapshot(run) == old
-    assert [p.name.startswith('.run.mnist37-') for p in tmp_path.iterdir() if p.name.endswith('.partial')] == [True]  # its staging folder
+    assert [p.name.startswith('.set.mnist37-') for p in run.iterdir() if p.name.endswith('.partial')] == [True]  # its staging folder, inside the run's
     assert train(sample, env, run).returncode == 0
     assert partials(tmp_path) == []
 
