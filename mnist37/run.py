@@ -212,11 +212,10 @@ LADDER = [  # (model, start, kind, epochs, lr, opt_func): each rung changes one 
     ('simple_net', 'like nn.Linear', KINDS['net'], 40, 1.0, BasicOptim),
     ("simple_net (the book's)", 'like nn.Linear', KINDS['net'], 40, 0.1, BasicOptim)]
 
-def ladder_runs(ladder:list=LADDER, # rungs as in `LADDER`
-               )->dict:
-    "`{(kind, lr, opt_func): epochs}`: the runs that train `ladder`, each as long as its longest rung."
+def ladder_runs()->dict:
+    "`{(kind, lr, opt_func): epochs}`: the runs that train `LADDER`, each as long as its longest rung."
     runs = {}
-    for _, _, kind, epochs, lr, opt_func in ladder: runs[kind, lr, opt_func] = max(epochs, runs.get((kind, lr, opt_func), 0))
+    for _, _, kind, epochs, lr, opt_func in LADDER: runs[kind, lr, opt_func] = max(epochs, runs.get((kind, lr, opt_func), 0))
     return runs
 
 def beats(accs:list, # this row's accuracies, one per seed
