@@ -59,7 +59,8 @@ def train(
     run = train_model(kind, tensors, **settings, opt_func=opt_func, on_start=table.start, on_epoch=table.row)
     meta = dict(data=src.how, n_train=len(tensors[0]), n_valid=len(tensors[2]), **record_optimizer(run, opt, hypers))
     files = save_run(out, kind, run, meta, valid=tensors[2:])
-    print(f"saved {', '.join(f.name for f in files)} in {printable(out)}\nvalid accuracy: {run.history[-1]['valid_acc']:.4f}")
+    print(f"saved {', '.join(f.name for f in files)} in {printable(out)}")
+    print(f"valid accuracy: {run.history[-1]['valid_acc']:.4f}")
     note = training_note(run)  # a run that learned nothing says so, and what to change
     if note: print(f'--lr: {note}')
     return run.history
@@ -90,20 +91,22 @@ def predict(
 def compare(
     data:str=None, # MNIST_SAMPLE folder or .tgz; default: as for train
     out:Path='mnist37-compare', # folder for compare.csv and compare.png (or optimizers.csv and optimizers.png)
-    seed:int=42, # seeds every model's start and batch order
+    seed:int=42, # seeds every model's start and batch order: the first of `seeds` seeds
     download:bool=True, # try fastai's download of MNIST_SAMPLE before the embedded default
     optimizers:bool=False, # compare sgd, momentum, rmsprop and adam on linear1 instead, each at its default lr
+    seeds:int=5, # train each row with this many seeds; show their mean, min and max; a gap in that spread is noise
 )->list: # a dict per row of the table
-    "Train the chapter's models (or optimizers) on the same data and seed; print the table, save it and a figure."
-    from mnist37.checks import check_writable_dir, printable
+    "Train the chapter's models (or optimizers) on the same data and seeds; print the table, save it and a figure."
+    from mnist37.checks import check_count, check_writable_dir, printable
     from mnist37.checkpoint import KINDS
     from mnist37.run import EpochBar, compare_models, compare_optimizers, ladder_runs, load_data, save_compare, table
+    seeds = check_count('seeds', seeds)  # before any work: the bar counts every seed's epochs
     out = check_writable_dir(out, 'out')  # the seed is checked as training starts
     _, tensors = load_data(data, download=download, log=partial(print, flush=True))
     epochs = 4*KINDS['linear'].epochs if optimizers else sum(ladder_runs().values())  # of every run: one bar for all
-    bar, done = EpochBar(epochs), itertools.count(1)
+    bar, done = EpochBar(seeds*epochs), itertools.count(1)
     compare_runs = compare_optimizers if optimizers else compare_models
-    rows, histories = compare_runs(tensors, seed, on_epoch=lambda row: bar(next(done)))
+    rows, histories = compare_runs(tensors, seed, seeds=seeds, on_epoch=lambda row: bar(next(done)))
     print(table(rows))
     files = save_compare(out, rows, histories, 'optimizers' if optimizers else 'compare')
     print(f"saved {', '.join(f.name for f in files)} in {printable(out)}")
@@ -182,7 +185,7 @@ def build_parser()->argparse.ArgumentParser:
     seed = dict(type=_checked(partial(check_count, 'seed', minimum=0)))
     epochs, bs = dict(type=_checked(partial(check_count, 'epochs'))), dict(type=_checked(partial(check_count, 'bs')))
     lrs = ', '.join(f'{o} {OPT_LRS["linear"][o]:g}/{OPT_LRS["net"][o]:g}' for o in OPTIMIZERS if o != 'sgd')
-    opt_help = f"{docments(train)['opt']}; the others have their own default --lr, 08's best for linear/net: {lrs}"
+    opt_help = f"{docments(train)['opt']}; the others' default --lr is the lr 08 recommends (linear/net): {lrs}"
     p = _Parser(prog='mnist37', description='Train and use the MNIST classifiers of the mnist37 notebooks.')
     p.add_argument('--version', action='version', version=f'mnist37 {mnist37.__version__}')
     sub = p.add_subparsers(dest='command', required=True, metavar='{train,predict,compare,check,draw}',
@@ -191,7 +194,7 @@ def build_parser()->argparse.ArgumentParser:
                  model=dict(choices=sorted({m for m, _ in TASKS})), digits=dict(choices=sorted({d for _, d in TASKS})),
                  opt=dict(choices=list(OPTIMIZERS), help=opt_help))
     _add_command(sub, predict, images=dict(type=Path, nargs='+'), show=dict(metavar='FILE.png'))
-    _add_command(sub, compare, seed=seed)
+    _add_command(sub, compare, seed=seed, seeds=dict(type=_checked(partial(check_count, 'seeds'))))
     checked = f"{docments(check)['file']}; the chapter's functions: {', '.join(CHECKERS)}"
     _add_command(sub, check, file=dict(help=checked),
                  timeout=dict(type=_checked(partial(check_positive, 'timeout'))))

@@ -10,13 +10,33 @@ import math
 import torch
 from .judge import Checker, is_tensor, nonfinite, same
 
+# %% ../nbs/97_checkers_questions.ipynb #b5b71485
+def watch_in_place(f, # the learner's function of one list or tensor
+                   case, # `(x,)`: the list or tensor to call it on
+                  ):
+    "`f(x)` on a copy of `x`, and that copy afterwards: an answer must leave what it is given as it was."
+    x = case[0].clone() if is_tensor(case[0]) else list(case[0])
+    return f(x), x
+
+_IN_PLACE = (lambda g, w: same(g[0], w[0]) and not same(g[1], w[1]), "changed the tensor it was given, in place: the "
+             "caller's numbers are gone (and autograd refuses this on a tensor it still needs). Hint: compute a new tensor "
+             'and leave x as it was.')
+_LIST_CHANGED = (lambda g, w: not same(g[1], w[1]), "changed the list it was given (with remove, append, pop or xs[i] = ...): "
+                 "the caller's list is changed too, and removing items from a list while looping over it skips the item "
+                 'after each one removed. Hint: leave xs as it is and build a new list: [2*x for x in xs if x % 2 == 1].')
+
 # %% ../nbs/97_checkers_questions.ipynb #b2b3a758
 def _double_odds(xs): return [2*x for x in xs if x % 2 == 1]
 
-_DOUBLE_ODDS = Checker(_double_odds, lambda: [([1, 2, 3, 4, 5, 6, 7, 8, 9],), ([7, 2, 3, -5, 10],), ([],), ([4, 6],)],
-    rules=[(lambda g, w: g is None, 'returned None: what a function gives back is what follows `return`. Hint: '
+def _double_odds_cases(): return [([1, 3, 2, 5, 4, 7, 6, 9, 8],), ([7, 2, 3, -5, 10],), ([],), ([4, 6],)]
+
+_DOUBLE_ODDS = Checker(_double_odds, _double_odds_cases, watch_in_place,
+    rules=[(lambda g, w: g[0] is None, 'returned None: what a function gives back is what follows `return`. Hint: '
             'return [2*x for x in xs if x % 2 == 1].'),
-           (lambda g, w: not isinstance(g, (list, tuple)), 'gave a {got}, not a list. Hint: a list comprehension is '
+           _LIST_CHANGED,
+           (lambda g, w: isinstance(g[0], tuple), 'gave a tuple, not a list: tuple(...) of a comprehension makes one. Hint: '
+            'a list comprehension is written in square brackets: [2*x for x in xs if x % 2 == 1].'),
+           (lambda g, w: not isinstance(g[0], list), 'gave a {got}, not a list. Hint: a list comprehension is '
             'written in square brackets: [2*x for x in xs if x % 2 == 1].')],
     mistakes=[(lambda xs: [x^2 for x in xs if x % 2 == 1], "used x^2, but ^ is Python's bitwise exclusive or (3^2 is 1), "
                'neither a power nor a double. Hint: doubling is 2*x (and x squared would be x**2).'),
@@ -24,6 +44,9 @@ _DOUBLE_ODDS = Checker(_double_odds, lambda: [([1, 2, 3, 4, 5, 6, 7, 8, 9],), ([
                'them. Hint: 2*x.'),
               (lambda xs: [2*x for x in xs if x % 2 == 0], 'doubled the even numbers: x % 2 == 0 holds for the evens. '
                'Hint: an odd number leaves 1 when divided by 2, x % 2 == 1 (or just `if x % 2`).'),
+              (lambda xs: [2*x for x in xs[1::2]], 'doubled the items at odd positions (xs[1], xs[3], ...), not the odd '
+               'numbers: odd is a property of the number, x % 2 == 1, not of its place in the list. Hint: '
+               '[2*x for x in xs if x % 2 == 1].'),
               (lambda xs: [2*x for x in xs], 'doubled every number: without an `if`, nothing is left out. Hint: end with '
                '`if x % 2 == 1`.'),
               (lambda xs: [x for x in xs if x % 2 == 1], 'kept the odd numbers without doubling them. Hint: the expression '
@@ -34,15 +57,27 @@ _DOUBLE_ODDS = Checker(_double_odds, lambda: [([1, 2, 3, 4, 5, 6, 7, 8, 9],), ([
 
 # %% ../nbs/97_checkers_questions.ipynb #ee8e1460
 def _distance_cases():
-    g = torch.Generator().manual_seed(32)
-    return [(torch.rand(6, generator=g), torch.rand(6, generator=g)), (torch.randn(3, 4, generator=g), torch.randn(3, 4, generator=g)),
+    g = torch.Generator().manual_seed(39)  # a seed where the first case's differences average below 0
+    return [(torch.randn(3, 4, generator=g), torch.randn(3, 4, generator=g)), (torch.rand(6, generator=g), torch.rand(6, generator=g)),
             (torch.tensor([0., 0., 0., 0.]), torch.tensor([0., 0., 0., 4.])), (torch.ones(5), torch.ones(5))]
 
 def _one_number(answer): return (lambda g, w: is_tensor(g) and g.shape != (), 'gave {got}; the distance between two tensors is '
                                  f'one number. Hint: .mean() with no axis averages over every element: {answer}.')
 
+def _python_number(answer): return (lambda g, w: type(g) in (int, float), 'gave a Python number, {got}, not a tensor: '
+                                    '.item() and math.sqrt leave PyTorch, and autograd cannot follow a number out of it (a '
+                                    f'distance used as a loss must stay a tensor). Hint: keep to tensor operations: {answer}.')
+
+def _last_two_axes(answer): return ('averaged over the last two axes only, as mnist_distance does for a stack of images: '
+                                    'a vector has one axis, so that is an error. Hint: .mean() with no axis averages over '
+                                    f'every element: {answer}.')
+
+def _by_len(answer): return ('divided the sum by len(a), which counts only the first axis (3 rows of a 3×4 tensor), not '
+                             f'every element (12). Hint: .mean() divides by the number of elements: {answer}.')
+
 _RMSE = Checker(lambda a, b: ((a - b)**2).mean().sqrt(), _distance_cases,
-    rules=[(lambda g, w: g is None, 'returned None. Hint: return ((a - b)**2).mean().sqrt().'), _one_number('((a - b)**2).mean().sqrt()')],
+    rules=[(lambda g, w: g is None, 'returned None. Hint: return ((a - b)**2).mean().sqrt().'), _one_number('((a - b)**2).mean().sqrt()'),
+           _python_number('((a - b)**2).mean().sqrt()')],
     mistakes=[(lambda a, b: ((a - b)**2).mean(), 'gave the mean squared error, without the square root: it is in squared '
                'units, 4 times as large when every difference doubles. Hint: end with .sqrt().'),
               (lambda a, b: (a - b).abs().mean(), 'gave the mean absolute difference (which is also what a square root of '
@@ -50,18 +85,25 @@ _RMSE = Checker(lambda a, b: ((a - b)**2).mean().sqrt(), _distance_cases,
                'the mean, then the root: ((a - b)**2).mean().sqrt().'),
               (lambda a, b: ((a - b)**2).sum().sqrt(), 'summed the squares instead of averaging them: that is the L2 norm '
                'of the difference, which grows with the number of elements. Hint: .mean() before .sqrt().'),
+              (lambda a, b: (((a - b)**2).sum()/len(a)).sqrt(), _by_len('((a - b)**2).mean().sqrt()')),
+              (lambda a, b: ((a - b)**2).mean((-1, -2)).sqrt(), _last_two_axes('((a - b)**2).mean().sqrt()')),
               (lambda a, b: ((a - b).mean()**2).sqrt(), 'averaged the differences before squaring them, so positive and '
                'negative ones cancel. Hint: square each difference first: ((a - b)**2).mean().sqrt().')],
     hint='gave {got} where the root mean squared error is {want}. Hint: ((a - b)**2).mean().sqrt(): square, mean, root.')
 
 _MEAN_ABS_DIFF = Checker(lambda a, b: (a - b).abs().mean(), _distance_cases,
-    rules=[(lambda g, w: g is None, 'returned None. Hint: return (a - b).abs().mean().'), _one_number('(a - b).abs().mean()')],
+    rules=[(lambda g, w: g is None, 'returned None. Hint: return (a - b).abs().mean().'), _one_number('(a - b).abs().mean()'),
+           _python_number('(a - b).abs().mean()')],
     mistakes=[(lambda a, b: (a - b).mean(), 'averaged the differences without their absolute value, so a difference of +1 '
                'and one of -1 cancel out. Hint: (a - b).abs().mean().'),
+              (lambda a, b: (a.abs() - b.abs()).mean(), 'took the absolute values of a and of b before subtracting: it is '
+               'each difference that must lose its sign, so subtract first. Hint: (a - b).abs().mean().'),
               (lambda a, b: (a - b).mean().abs(), 'took the absolute value of the mean, after positive and negative '
                'differences have cancelled. Hint: the absolute value of each difference first: (a - b).abs().mean().'),
               (lambda a, b: (a - b).abs().sum(), 'summed the absolute differences: that is the L1 norm of the difference, '
                'which grows with the number of elements. Hint: the mean is that sum divided by the count: .mean().'),
+              (lambda a, b: (a - b).abs().sum()/len(a), _by_len('(a - b).abs().mean()')),
+              (lambda a, b: (a - b).abs().mean((-1, -2)), _last_two_axes('(a - b).abs().mean()')),
               (lambda a, b: ((a - b)**2).mean(), 'averaged the squared differences (the mean squared error). Hint: the '
                'absolute value, .abs(), not the square.'),
               (lambda a, b: ((a - b)**2).mean().sqrt(), 'gave the root mean squared error, not the mean absolute difference. '
@@ -75,6 +117,8 @@ def _bottom_right_cases():
             (torch.randn(5, 3, generator=g),)]
 
 _BOTTOM_RIGHT = Checker(lambda t: t[-2:, -2:], _bottom_right_cases,
+    rules=[(lambda g, w: isinstance(g, list), 'gave a Python list, not a tensor: indexing the tensor itself gives a '
+            'tensor, with its numbers as they are. Hint: t[-2:, -2:].')],
     mistakes=[(lambda t: t.flatten()[-4:], 'gave the last four numbers in reading order, a row of four: for the 3×3 tensor '
                'of 1 to 9 doubled that is 12, 14, 16, 18, not the 2×2 block [[10, 12], [16, 18]]. Hint: index rows and '
                'columns together, t[-2:, -2:].'),
@@ -84,23 +128,22 @@ _BOTTOM_RIGHT = Checker(lambda t: t[-2:, -2:], _bottom_right_cases,
                'count from the end with negative indices, t[-2:, -2:], which works for any size.'),
               (lambda t: t[1:3, 1:3], 'took rows and columns 1 and 2 (t[1:3, 1:3]): the corner only when t is 3×3. Hint: '
                'count from the end, t[-2:, -2:].'),
-              (lambda t: t[-2:][-2:], 'indexed twice with one index each, t[-2:][-2:]: both pick rows, so it kept whole '
-               'rows. Hint: one index with a comma, t[-2:, -2:] (rows, then columns).'),
-              (lambda t: t[:2, :2], 'took the top-left block. Hint: negative indices count from the end: t[-2:, -2:].')],
+              (lambda t: t[len(t) - 2:, len(t) - 2:], 'used len(t), the number of rows, for the columns too: right only '
+               'when t is square. Hint: t.shape[1] counts the columns, or count both from the end: t[-2:, -2:].'),
+              (lambda t: t[-2:][-2:], 'kept whole rows: t[-2:] picks the last two rows with all their columns (and in '
+               't[-2:][-2:] both indexes pick rows). Hint: one index with a comma, t[-2:, -2:] (rows, then columns).'),
+              (lambda t: t[-2:, -2:].flatten(), "gave the corner's four numbers in a row, shape (4,), not as the 2×2 "
+               'block. Hint: t[-2:, -2:], as it is.'),
+              (lambda t: t[:2, :2], 'took the top-left block. Hint: negative indices count from the end: t[-2:, -2:].'),
+              (lambda t: t[-2:-1, -2:-1], 'stopped one short: a slice leaves out its end, so -2:-1 is the one row (and '
+               'column) -2. Hint: leave the end out to go on to the last: t[-2:, -2:].'),
+              (lambda t: t[-2:, -2:]*2, 'doubled the block: the tensor is doubled before bottom_right is given it, and '
+               'bottom_right only picks the corner. Hint: t[-2:, -2:].')],
+    after=[(lambda g, w: is_tensor(g) and g.shape == w.shape, 'gave a 2×2 block, but not the bottom-right one of every '
+            'tensor the checker tries (3×3, 4×4, 2×5, 5×3). Hint: t[-2:, -2:], the last two rows and, of those, the last '
+            'two columns: negative indices count from the end, whatever the size.')],
     hint='did not give the bottom-right 2×2 block (it gave {got}). Hint: t[-2:, -2:], the last two rows and, of those, the '
          'last two columns.')
-
-# %% ../nbs/97_checkers_questions.ipynb #b5b71485
-def watch_in_place(f, # the learner's function of one tensor
-                   case, # `(x,)`: the tensor to call it on
-                  ):
-    "`f(x)` on a copy of `x`, and that copy afterwards: an answer must leave the tensor it is given as it was."
-    x = case[0].clone()
-    return f(x), x
-
-_IN_PLACE = (lambda g, w: same(g[0], w[0]) and not same(g[1], w[1]), "changed the tensor it was given, in place: the "
-             "caller's numbers are gone (and autograd refuses this on a tensor it still needs). Hint: compute a new tensor "
-             'and leave x as it was.')
 
 # %% ../nbs/97_checkers_questions.ipynb #88b75019
 def _sigmoid_cases():
@@ -114,12 +157,17 @@ def _overflowed(got)->bool:
     far = x.abs() > 50
     return nonfinite(out[far]) and not nonfinite(out[~far])
 
+def _each_element(answer): return (lambda g, w: is_tensor(g[0]) and g[0].shape != w[0].shape, 'gave {got}, not one '
+                                    f"number for each element of x: the answer has x's shape. Hint: {answer}.")
+
 _SIGMOID = Checker(torch.sigmoid, _sigmoid_cases, watch_in_place,
     rules=[(lambda g, w: g[0] is None, 'returned None. Hint: return 1/(1 + torch.exp(-x)).'),
            (lambda g, w: _overflowed(g), 'gave nan (or infinity) for inputs like 1000: exp(1000) overflows to infinity, '
-            'and infinity/infinity is not a number. Hint: 1/(1 + torch.exp(-x)), where exp(-1000) is simply 0.')],
-    mistakes=[(lambda x: 1/(1 + torch.exp(x)), 'gave 1/(1 + exp(x)), which falls as x grows: the sigmoid rises, from near '
-               '0 for very negative x to near 1 for large x. Hint: exp(-x).'),
+            'and infinity/infinity is not a number. Hint: 1/(1 + torch.exp(-x)), where exp(-1000) is simply 0.'),
+           _each_element('1/(1 + torch.exp(-x)), element by element')],
+    mistakes=[(lambda x: 1/(1 + torch.exp(x)), 'gave the sigmoid of -x, 1/(1 + exp(x)) (the same as exp(-x)/(1 + exp(-x))): '
+               'it falls as x grows, where the sigmoid rises from near 0 for very negative x to near 1 for large x. Hint: '
+               '1/(1 + torch.exp(-x)): 1 on top, and the minus sign on x inside exp.'),
               (lambda x: torch.tanh(x), 'gave tanh, which runs from -1 to 1; the sigmoid runs from 0 to 1 (it is '
                '(tanh(x/2) + 1)/2). Hint: 1/(1 + torch.exp(-x)).'),
               (lambda x: 1/(1 + math.exp(-x)), 'used math.exp, which takes one number, not a tensor. Hint: torch.exp(-x) '
@@ -134,7 +182,11 @@ def _relu_cases():
     return [(torch.linspace(-2, 2, 9),), (torch.randn(3, 4, generator=g)*3,), (torch.tensor([-5., -0.5, 0., 0.5, 1., 5., 100.]),)]
 
 _RELU = Checker(lambda x: x.clamp(min=0), _relu_cases, watch_in_place,
-    rules=[(lambda g, w: g[0] is None, 'returned None. Hint: return x.clamp(min=0).')],
+    rules=[(lambda g, w: g[0] is None, 'returned None. Hint: return x.clamp(min=0).'),
+           (lambda g, w: isinstance(g[0], tuple) and hasattr(g[0], 'indices'), 'gave the (values, indices) pair of '
+            'torch.max(x, 0): with a plain number as its second argument, torch.max finds the largest element along that '
+            'axis instead of comparing with it. Hint: compare with a tensor, x.max(torch.tensor(0.0)), or x.clamp(min=0).'),
+           _each_element('every negative number becomes 0, the others stay: x.clamp(min=0)')],
     mistakes=[(lambda x: x.abs(), 'gave the absolute value: it turns -2 into 2, where ReLU turns every negative number '
                'into 0. Hint: x.clamp(min=0), or x.max(torch.tensor(0.0)).'),
               (lambda x: x.clamp(0, 1), 'clamped at 1 too: ReLU leaves every positive number as it is, however large. '
@@ -152,11 +204,10 @@ _RELU = Checker(lambda x: x.clamp(min=0), _relu_cases, watch_in_place,
 def watch_pairs(f, # the learner's function of two sequences
                 case, # `(a, b)`
                )->dict:
-    "What `f(a, b)` gave, as plain data: what kind of thing it is (a list or tuple is a 'list'), its items' kinds, its items."
+    "What `f(a, b)` gave, as plain data: what kind of thing it is ('list', 'tuple', 'dict', ...), its items' kinds, its items."
     out = f(*case)
     items = list(out.items()) if isinstance(out, dict) else list(out) if isinstance(out, (list, tuple)) else None
-    kind = 'list' if isinstance(out, (list, tuple)) else type(out).__name__
-    return dict(kind=kind, item_kinds=sorted({type(i).__name__ for i in items or []}), items=items)
+    return dict(kind=type(out).__name__, item_kinds=sorted({type(i).__name__ for i in items or []}), items=items)
 
 def _pair_up_cases():
     g = torch.Generator().manual_seed(31)
@@ -169,7 +220,13 @@ _PAIR_UP = Checker(lambda a, b: list(zip(a, b)), _pair_up_cases, watch_pairs,
             'list(zip(a, b)), a list of (x, y) tuples.'),
            (lambda g, w: g['kind'] == 'zip', 'gave the zip object itself: it makes its pairs one at a time, only once, and '
             'has no len() and no [i], which a dataset needs. Hint: list(zip(a, b)).'),
-           (lambda g, w: g['kind'] != 'list', 'gave neither a list nor a tuple. Hint: list(zip(a, b)).'),
+           (lambda g, w: g['kind'] == 'tuple', "gave a tuple of pairs; the question asks for a list of them, [(1, 'a'), ...], "
+            'the way the chapter makes its datasets. Hint: list(zip(a, b)).'),
+           (lambda g, w: g['kind'] == 'set', 'gave a set: it keeps no order and has no [i], so no pair is the first. Hint: '
+            'list(zip(a, b)).'),
+           (lambda g, w: g['kind'] in ('generator', 'map'), 'gave a generator (or a map), which makes its pairs one at a time: it '
+            'has no len() and no [i], and one pass uses it up. Hint: make a list of it: list(zip(a, b)).'),
+           (lambda g, w: g['kind'] != 'list', 'did not give a list. Hint: list(zip(a, b)).'),
            (lambda g, w: w['items'] and g['item_kinds'] == ['list'], 'made each pair a list, [1, "a"], where the question '
             'asks for tuples, (1, "a"). Hint: zip makes tuples: list(zip(a, b)).')],
     mistakes=[(lambda a, b: list(zip(b, a)), 'put each pair the wrong way round, (item of b, item of a). Hint: the first '

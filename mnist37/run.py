@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['OPT_LRS', 'RUN_FILES', 'LADDER', 'load_data', 'Run', 'run_settings', 'train_model', 'training_note',
-           'optimizer_settings', 'record_optimizer', 'EpochBar', 'save_run', 'ladder_runs', 'compare_models',
+           'optimizer_settings', 'record_optimizer', 'EpochBar', 'save_run', 'ladder_runs', 'beats', 'compare_models',
            'compare_optimizers', 'save_compare', 'table']
 
 # %% ../nbs/94_run.ipynb #f3f5c76e
@@ -108,8 +108,8 @@ def training_note(run:Run, # a finished run, from `train_model`
     return ''
 
 # %% ../nbs/94_run.ipynb #611d660c
-OPT_LRS = {'linear': dict(sgd=1.0, momentum=10., rmsprop=0.1, adam=0.1),  # kind -> each optimizer's default lr:
-           'net': dict(sgd=0.1, momentum=0.1, rmsprop=0.01, adam=0.01)}   # the best of 08's grid (sgd: the book's)
+OPT_LRS = {'linear': dict(momentum=10., rmsprop=0.1, adam=0.1),  # kind -> the lr notebook 08 recommends for each optimizer;
+           'net': dict(momentum=0.1, rmsprop=0.01, adam=0.01)}   # plain SGD's default is the kind's own (the book's)
 
 def optimizer_settings(kind:ModelKind, # the kind of model it will train
                        opt:str='sgd', # a key of `OPTIMIZERS`: sgd, momentum, rmsprop or adam
@@ -176,7 +176,7 @@ def _csv(rows:list, formats:dict)->bytes:
     for r in rows: w.writerow({**r, **{k: format(r[k], f) for k, f in formats.items()}})
     return buf.getvalue().encode()
 
-RUN_FILES = ('metrics.csv', 'accuracy.png', *sorted({k.picture for k in KINDS.values()}), 'confusion.png', CHECKPOINT)  # every file a run may save
+RUN_FILES = ('metrics.csv', 'accuracy.png', *sorted({k.picture for k in KINDS.values()}), 'confusion.png', CHECKPOINT)  # a run's files
 
 def save_run(out:Path, # the folder to save into (created if missing)
              kind:ModelKind, # the kind of model trained
@@ -214,55 +214,68 @@ LADDER = [  # (model, start, kind, epochs, lr, opt_func): each rung changes one 
     ('simple_net', 'like nn.Linear', KINDS['net'], 40, 1.0, BasicOptim),
     ("simple_net (the book's)", 'like nn.Linear', KINDS['net'], 40, 0.1, BasicOptim)]
 
-def ladder_runs(ladder:list=LADDER, # rungs as in `LADDER`
-               )->dict:
-    "`{(kind, lr, opt_func): epochs}`: the runs that train `ladder`, each as long as its longest rung."
+def ladder_runs()->dict:
+    "`{(kind, lr, opt_func): epochs}`: the runs that train `LADDER`, each as long as its longest rung."
     runs = {}
-    for _, _, kind, epochs, lr, opt_func in ladder: runs[kind, lr, opt_func] = max(epochs, runs.get((kind, lr, opt_func), 0))
+    for _, _, kind, epochs, lr, opt_func in LADDER: runs[kind, lr, opt_func] = max(epochs, runs.get((kind, lr, opt_func), 0))
     return runs
 
-def _beats(acc:float, # this rung's accuracy
-           below:float, # the accuracy of the rung below it (the row above)
-          )->str:
-    return 'yes' if acc > below else 'same' if acc == below else f'no ({acc - below:+.4f})'
+def beats(accs:list, # this row's accuracies, one per seed
+          below:list, # the accuracies of the row it is compared with, one per seed
+          noise:float, # a gap this small is noise however many seeds agree: two validation images
+         )->str:
+    "yes (no) if every seed of `accs` is more than `noise` above (below) every seed of `below`; same; else within noise."
+    gap = sum(accs)/len(accs) - sum(below)/len(below)
+    if accs == below: return 'same'
+    if min(accs) > max(below) + noise: return f'yes ({gap:+.4f})'
+    return f'no ({gap:+.4f})' if max(accs) < min(below) - noise else 'within noise'
+
+def _over_seeds(accs:list)->dict:
+    "`valid_acc`, the mean of `accs` (each seed's final accuracy), and the lowest and the highest: `valid_min`, `valid_max`."
+    return dict(valid_acc=round(sum(accs)/len(accs), 4), valid_min=min(accs), valid_max=max(accs))
 
 def compare_models(data:tuple, # `(train_x, train_y, valid_x, valid_y)` of threes and sevens
-                   seed:int=42, # seed of every model's start and batch order
+                   seed:int=42, # seed of every model's start and batch order: the first of `seeds` seeds
                    bs:int=256, # batch size
                    on_epoch=None, # called with each epoch's row of every model
-                   ladder:list=LADDER, # the rungs to climb, as in `LADDER`
+                   seeds:int=1, # how many seeds to train each rung with (`seed`, `seed`+1, ...)
                   )->tuple:
-    "`(rows, histories)`: pixel similarity, then each rung of `ladder`, and whether each beats the rung below it."
-    train_x, train_y, valid_x, valid_y = data
-    start = time.perf_counter()
-    acc = round(pixel_similarity(valid_x, valid_y, *mean_digits(train_x, train_y))['both'], 4)
-    rows = [dict(model='pixel similarity', start='none', parameters=0, epochs=0, lr='', beats_rung_below='', valid_acc=acc,
-                 seconds=time.perf_counter() - start)]
-    runs = {k: train_model(k[0], data, epochs, k[1], bs, seed, k[2], on_epoch=on_epoch) for k, epochs in ladder_runs(ladder).items()}
-    histories = {}
-    for name, init, kind, epochs, lr, opt_func in ladder:
-        h = runs[kind, lr, opt_func].history[:epochs]
-        histories[f'{name}, {init}, {epochs} epochs, lr {lr:g}'] = h
-        rows.append(dict(model=name, start=init, parameters=sum(p.numel() for p in runs[kind, lr, opt_func].params), epochs=epochs,
-                         lr=lr, beats_rung_below=_beats(h[-1]['valid_acc'], rows[-1]['valid_acc']), valid_acc=h[-1]['valid_acc'],
-                         seconds=sum(r['seconds'] for r in h)))
+    "`(rows, histories)`: pixel similarity, then each rung of `LADDER` over `seeds` seeds, and whether it beats the rung below."
+    every, start = range(seed, seed + check_count('seeds', seeds)), time.perf_counter()
+    accs = [[round(pixel_similarity(*data[2:], *mean_digits(*data[:2]))['both'], 4)]]  # the same with every seed
+    rows, histories = [dict(model='pixel similarity', start='none', parameters=0, epochs=0, lr='', beats_rung_below='',
+                            **_over_seeds(accs[0]), seconds=time.perf_counter() - start)], {}
+    runs = {(*k, s): train_model(k[0], data, epochs, k[1], bs, s, k[2], on_epoch=on_epoch)
+            for s in every for k, epochs in ladder_runs().items()}
+    for name, init, kind, epochs, lr, opt_func in LADDER:
+        hs = [runs[kind, lr, opt_func, s].history[:epochs] for s in every]
+        histories[f'{name}, {init}, {epochs} epochs, lr {lr:g}'] = hs[0]  # the first seed's
+        accs.append([h[-1]['valid_acc'] for h in hs])
+        rows.append(dict(model=name, start=init, parameters=sum(p.numel() for p in runs[kind, lr, opt_func, seed].params),
+                         epochs=epochs, lr=lr, beats_rung_below=beats(accs[-1], accs[-2], 2/len(data[3])),
+                         **_over_seeds(accs[-1]), seconds=sum(r['seconds'] for h in hs for r in h)))
     return rows, histories
 
 def compare_optimizers(data:tuple, # `(train_x, train_y, valid_x, valid_y)` of threes and sevens
-                       seed:int=42, # seed of the start and batch order, the same for every optimizer
+                       seed:int=42, # seed of the start and batch order, the same for every optimizer: the first of `seeds`
                        bs:int=256, # batch size
                        on_epoch=None, # called with each epoch's row of every run
-                       kind:ModelKind=KINDS['linear'], # the model each optimizer trains
+                       seeds:int=1, # how many seeds to train each optimizer with (`seed`, `seed`+1, ...)
                       )->tuple:
-    "`(rows, histories)`: `kind` trained by each of `OPTIMIZERS` at its default lr, from the same start on the same batches."
-    rows, histories = [], {}
+    "`(rows, histories)`: `linear1` trained by each of `OPTIMIZERS` at its default lr over `seeds` seeds, each seed's start alike."
+    rows, histories, accs = [], {}, []
     for opt in OPTIMIZERS:
-        opt_func, lr, hypers = optimizer_settings(kind, opt)
-        h = train_model(kind, data, None, lr, bs, seed, opt_func, on_epoch=on_epoch).history
-        histories[f'{opt}, lr {lr:g}'] = h
+        opt_func, lr, hypers = optimizer_settings(KINDS['linear'], opt)
+        hs = [train_model(KINDS['linear'], data, None, lr, bs, s, opt_func, on_epoch=on_epoch).history
+              for s in range(seed, seed + check_count('seeds', seeds))]
+        histories[f'{opt}, lr {lr:g}'] = hs[0]  # the first seed's
+        accs.append([h[-1]['valid_acc'] for h in hs])
+        first = sorted((next((r['epoch'] for r in h if r['valid_acc'] >= 0.97), 'never') for h in hs),
+                       key=lambda e: math.inf if e == 'never' else e)  # each seed's first epoch at 0.97, 'never' last
         rows.append(dict(optimizer=opt, lr=lr, hyperparameters=' '.join(f'{k}={v}' for k, v in hypers.items() if k != 'debias'),
-                         epochs=len(h), first_epoch_097=next((r['epoch'] for r in h if r['valid_acc'] >= 0.97), 'never'),
-                         best_acc=max(r['valid_acc'] for r in h), valid_acc=h[-1]['valid_acc'], seconds=sum(r['seconds'] for r in h)))
+                         epochs=len(hs[0]), first_epoch_097=first[len(first)//2],  # the median seed's (of two, the later)
+                         beats_row_above=beats(accs[-1], accs[-2], 2/len(data[3])) if len(accs) > 1 else '',
+                         **_over_seeds(accs[-1]), seconds=sum(r['seconds'] for h in hs for r in h)))
     return rows, histories
 
 def save_compare(out:Path, # the folder to save into (created if missing)

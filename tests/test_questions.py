@@ -79,6 +79,17 @@ def relu_in_place(x):
     x[x < 0] = 0
     return x
 
+def double_odds_by_loop(xs):  # not a comprehension, but the list is right: the checker judges the list
+    out = []
+    for x in xs:
+        if x % 2: out.append(2*x)
+    return out
+
+def remove_evens(xs):  # changes the caller's list, and skips the item after each one removed
+    for x in xs:
+        if x % 2 == 0: xs.remove(x)
+    return [2*x for x in xs]
+
 def relu_by_hand(x):
     out = x.clone()
     out[out < 0] = 0
@@ -87,21 +98,22 @@ def relu_by_hand(x):
 RIGHT = [
     ('double_odds', lambda xs: [2*x for x in xs if x % 2 == 1]), ('double_odds', lambda xs: [x*2 for x in xs if x % 2]),
     ('double_odds', lambda xs: [x + x for x in xs if x & 1]), ('double_odds', lambda xs: [2*x for x in xs if x % 2 != 0]),
-    ('double_odds', lambda xs: list(map(lambda x: 2*x, filter(lambda x: x % 2, xs)))),
+    ('double_odds', lambda xs: list(map(lambda x: 2*x, filter(lambda x: x % 2, xs)))), ('double_odds', double_odds_by_loop),
     ('rmse', lambda a, b: ((a - b)**2).mean().sqrt()), ('rmse', lambda a, b: F.mse_loss(a, b).sqrt()),
     ('rmse', lambda a, b: torch.sqrt(torch.mean(torch.square(a - b)))),
     ('rmse', lambda a, b: torch.linalg.vector_norm(a - b)/math.sqrt(a.numel())), ('rmse', lambda a, b: (a - b).pow(2).mean()**0.5),
     ('mean_abs_diff', lambda a, b: (a - b).abs().mean()), ('mean_abs_diff', lambda a, b: F.l1_loss(a, b)),
     ('mean_abs_diff', lambda a, b: torch.linalg.vector_norm(a - b, 1)/(a - b).numel()),
-    ('mean_abs_diff', lambda a, b: (b - a).abs().sum()/a.numel()),
+    ('mean_abs_diff', lambda a, b: (b - a).abs().sum()/a.numel()), ('mean_abs_diff', lambda a, b: abs(a - b).mean()),
     ('bottom_right', lambda t: t[-2:, -2:]), ('bottom_right', lambda t: t[-2:][:, -2:]), ('bottom_right', lambda t: t[:, -2:][-2:]),
     ('bottom_right', lambda t: t[len(t) - 2:, t.shape[1] - 2:]), ('bottom_right', lambda t: t[-2:, -2:].clone()),
+    ('bottom_right', lambda t: torch.stack([t[-2, -2:], t[-1, -2:]])),
     ('sigmoid', lambda x: 1/(1 + torch.exp(-x))), ('sigmoid', torch.sigmoid), ('sigmoid', lambda x: x.sigmoid()),
     ('sigmoid', lambda x: (torch.tanh(x/2) + 1)/2), ('sigmoid', lambda x: torch.special.expit(x)),
     ('sigmoid', lambda x: torch.where(x >= 0, 1/(1 + torch.exp(-x)), torch.exp(x)/(1 + torch.exp(x)))),
     ('pair_up', lambda a, b: list(zip(a, b))), ('pair_up', lambda a, b: [(x, y) for x, y in zip(a, b)]),
     ('pair_up', lambda a, b: [(a[i], b[i]) for i in range(len(a))]), ('pair_up', lambda a, b: [*zip(a, b)]),
-    ('pair_up', lambda a, b: tuple(zip(a, b))),
+    ('pair_up', lambda a, b: list(map(lambda x, y: (x, y), a, b))),
     ('relu', lambda x: x.clamp(min=0)), ('relu', lambda x: x.max(torch.tensor(0.0))), ('relu', F.relu), ('relu', nn.ReLU()),
     ('relu', lambda x: x*(x > 0)), ('relu', lambda x: torch.where(x > 0, x, 0.)), ('relu', lambda x: (x + x.abs())/2),
     ('relu', lambda x: torch.maximum(x, torch.zeros_like(x))), ('relu', relu_by_hand),
@@ -117,24 +129,43 @@ WRONG = [
     ('double_odds', lambda xs: [x for x in xs if x % 2]*2, 'repeats it'),
     ('double_odds', lambda xs: (2*x for x in xs if x % 2), 'not a list'),
     ('double_odds', lambda xs: None, 'returned None'),
+    ('double_odds', lambda xs: tuple(2*x for x in xs if x % 2), 'gave a tuple, not a list'),
+    ('double_odds', lambda xs: [2*x for i, x in enumerate(xs) if i % 2 == 1], 'odd positions'),
+    ('double_odds', lambda xs: [2*x for x in xs[1::2]], 'odd positions'),
+    ('double_odds', remove_evens, 'changed the list it was given'),
     ('rmse', lambda a, b: ((a - b)**2).mean(), 'without the square root'),
     ('rmse', lambda a, b: F.mse_loss(a, b), 'without the square root'),
     ('rmse', lambda a, b: ((a - b)**2).sqrt().mean(), 'taken before the mean'),
     ('rmse', lambda a, b: torch.dist(a, b), 'L2 norm'),
     ('rmse', lambda a, b: ((a - b).mean()**2).sqrt(), 'before squaring'),
     ('rmse', lambda a, b: ((a - b)**2).mean(-1).sqrt(), 'one number'),
-    ('rmse', lambda a, b: F.mse_loss(a, b).sqrt().item(), 'not a tensor'),
+    ('rmse', lambda a, b: F.mse_loss(a, b).sqrt().item(), 'a Python number'),
+    ('rmse', lambda a, b: math.sqrt(((a - b)**2).mean()), 'a Python number'),
+    ('rmse', lambda a, b: (((a - b)**2).sum()/len(a)).sqrt(), 'len(a)'),
+    ('rmse', lambda a, b: ((a - b)**2).mean((-1, -2)).sqrt(), 'last two axes'),
     ('mean_abs_diff', lambda a, b: (a - b).mean(), 'without their absolute value'),
     ('mean_abs_diff', lambda a, b: (a - b).mean().abs(), 'absolute value of the mean'),
     ('mean_abs_diff', lambda a, b: (a - b).abs().sum(), 'L1 norm'),
     ('mean_abs_diff', lambda a, b: ((a - b)**2).mean(), 'mean squared error'),
     ('mean_abs_diff', lambda a, b: ((a - b)**2).mean().sqrt(), 'root mean squared error'),
+    ('mean_abs_diff', lambda a, b: (a.abs() - b.abs()).mean(), 'before subtracting'),
+    ('mean_abs_diff', lambda a, b: (a - b).abs().sum()/len(a), 'len(a)'),
+    ('mean_abs_diff', lambda a, b: (a - b).abs().mean((-1, -2)), 'last two axes'),
+    ('mean_abs_diff', lambda a, b: (a - b).abs().mean().item(), 'a Python number'),
     ('bottom_right', lambda t: t.flatten()[-4:], 'last four numbers in reading order'),
     ('bottom_right', lambda t: t.flatten()[-4:].view(2, 2), 'made them 2×2'),
     ('bottom_right', lambda t: t[1:, 1:], 'only when t is 3×3'),
     ('bottom_right', lambda t: t[1:3, 1:3], 'only when t is 3×3'),
-    ('bottom_right', lambda t: t[-2:][-2:], 'both pick rows'),
+    ('bottom_right', lambda t: t[-2:][-2:], 'both indexes pick rows'),
+    ('bottom_right', lambda t: t[-2:], 'kept whole rows'),
+    ('bottom_right', lambda t: t[-2:, -2:].flatten(), 'in a row'),
     ('bottom_right', lambda t: t[:2, :2], 'top-left'),
+    ('bottom_right', lambda t: t[len(t) - 2:, len(t) - 2:], 'only when t is square'),
+    ('bottom_right', lambda t: t[-2:-1, -2:-1], 'stopped one short'),
+    ('bottom_right', lambda t: t[-2:, -2:]*2, 'doubled the block'),
+    ('bottom_right', lambda t: t[-2:, :2], 'but not the bottom-right one'),
+    ('bottom_right', lambda t: t.T[-2:, -2:], 'but not the bottom-right one'),
+    ('bottom_right', lambda t: [row[-2:] for row in t[-2:]], 'a Python list'),
     ('sigmoid', lambda x: torch.exp(x)/(1 + torch.exp(x)), 'overflows'),
     ('sigmoid', lambda x: x.exp()/(x.exp() + 1), 'overflows'),
     ('sigmoid', lambda x: 1/(1 + torch.exp(x)), 'falls as x grows'),
@@ -142,6 +173,8 @@ WRONG = [
     ('sigmoid', lambda x: 1/(1 + math.exp(-x)), 'math.exp'),
     ('sigmoid', lambda x: x.sigmoid_(), 'in place'),
     ('sigmoid', lambda x: 1/(1 - torch.exp(-x)), 'did not give the sigmoid'),
+    ('sigmoid', lambda x: torch.exp(-x)/(1 + torch.exp(-x)), 'the sigmoid of -x'),
+    ('sigmoid', lambda x: torch.sigmoid(x).mean(), "x's shape"),
     ('pair_up', lambda a, b: dict(zip(a, b)), 'gave a dict'),
     ('pair_up', lambda a, b: {x: y for x, y in zip(a, b)}, 'gave a dict'),
     ('pair_up', lambda a, b: zip(a, b), 'zip object'),
@@ -150,6 +183,9 @@ WRONG = [
     ('pair_up', lambda a, b: [(x, y) for x in a for y in b], 'every item of a with every item of b'),
     ('pair_up', lambda a, b: list(a) + list(b), 'instead of pairing'),
     ('pair_up', lambda a, b: None, 'returned None'),
+    ('pair_up', lambda a, b: tuple(zip(a, b)), 'gave a tuple of pairs'),
+    ('pair_up', lambda a, b: set(zip(a, b)), 'gave a set'),
+    ('pair_up', lambda a, b: ((x, y) for x, y in zip(a, b)), 'one at a time'),
     ('relu', torch.abs, 'absolute value'),
     ('relu', lambda x: x.clamp(0, 1), 'clamped at 1'),
     ('relu', lambda x: torch.clamp(x, min=0, max=1), 'clamped at 1'),
@@ -158,6 +194,9 @@ WRONG = [
     ('relu', lambda x: (x > 0).float(), 'a step'),
     ('relu', relu_in_place, 'in place'),
     ('relu', lambda x: F.relu(x, inplace=True), 'in place'),
+    ('relu', lambda x: torch.max(x, 0), 'torch.max(x, 0)'),
+    ('relu', lambda x: x.max(), "x's shape"),
+    ('relu', lambda x: x[x > 0], "x's shape"),
 ]
 
 @pytest.mark.parametrize('name,f', RIGHT, ids=[f'{n}-{i}' for i, (n, _) in enumerate(RIGHT)])
