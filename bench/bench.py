@@ -1,9 +1,10 @@
 """Benchmark mnist37 against the book's own recipe (fastbook chapter 4), on the same data with the same seed.
 
-    python bench/bench.py [--data PATH] [--reps 5]
+    python bench/bench.py [--data PATH] [--reps 5] [--process]
 
 Every measurement runs in a fresh child process, so each one's peak resident memory (ru_maxrss) is its own. Times are
 medians over --reps repetitions. Prints one markdown table, ready for the README. Run by hand; not part of the tests.
+`--process` measures only the whole processes (`mnist37 train` against the floor, imports included): the last rows.
 """
 import argparse, json, os, platform, statistics, subprocess, sys, tempfile, time
 from pathlib import Path
@@ -136,10 +137,24 @@ def run(args, env=None):
     assert os.waitstatus_to_exitcode(status) == 0, (args, out)
     return out, time.perf_counter() - t, usage.ru_maxrss/1024
 
+def print_rows(rows:dict):
+    "The table's rows measured inside one process each: loading, training, accuracy, memory."
+    lb, lc, lk = rows['load_book'], rows['load_cold'], rows['load_cached']
+    print(f'| load 14,434 images (s) | {lb[0]:.3f} | {lc[0]:.3f} cold, {lk[0]:.3f} cached | | {lb[0]/lk[0]:.1f}× (cached) | |')
+    tb, tm, tf = rows['train_book'], rows['train_mnist37'], rows['train_floor']
+    print(f'| 20 epochs, training (s) | {tb[0]:.3f} | {tm[0]:.3f} | {tf[0]:.3f} | {tb[0]/tm[0]:.1f}× | {tm[0]/tf[0]:.2f}× |')
+    print(f'| final valid accuracy | {tb[1]} | {tm[1]} | {tf[1]} | | |')
+    print(f'| peak memory, training process (MB) | {tb[2]:.0f} | {tm[2]:.0f} | {tf[2]:.0f} | | |')
+    nb, nm, nf = rows['net_book'], rows['net_mnist37'], rows['net_floor']
+    print(f'| simple_net, 40 epochs at lr 0.1 (s): `Learner` vs `fit` | {nb[0]:.3f} | {nm[0]:.3f} | {nf[0]:.3f} | '
+          f'{nb[0]/nm[0]:.1f}× | {nm[0]/nf[0]:.2f}× |')
+    print(f'| simple_net final valid accuracy | {nb[1]} | {nm[1]} | {nf[1]} | | |')
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--data', default=str(SHARED) if SHARED.exists() else None, help='MNIST_SAMPLE folder or .tgz')
     ap.add_argument('--reps', type=int, default=5)
+    ap.add_argument('--process', action='store_true', help='only the whole processes: the book, mnist37 train, the floor')
     ap.add_argument('--child', help=argparse.SUPPRESS)
     ap.add_argument('--folder', help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -150,8 +165,9 @@ def main():
     folder = str(src.path)
     me = [sys.executable, __file__, '--folder', folder, '--reps', str(a.reps), '--child']
     rows = {}
-    for kind in ('load_book', 'load_cold', 'load_cached', 'train_book', 'train_mnist37', 'train_floor',
-                 'net_book', 'net_mnist37', 'net_floor'):
+    kinds = ('load_book', 'load_cold', 'load_cached', 'train_book', 'train_mnist37', 'train_floor', 'net_book', 'net_mnist37',
+             'net_floor')
+    for kind in () if a.process else kinds:
         out, _, rss = run(me + [kind])
         r = json.loads(out.strip().splitlines()[-1])
         rows[kind] = (statistics.median(r['times']), r['acc'], rss)
@@ -172,18 +188,8 @@ def main():
           f'torch {torch.__version__}, Python {platform.python_version()}; medians of {a.reps} runs\n')
     print('| what | the book\'s code | mnist37 | floor | book / mnist37 | mnist37 / floor |')
     print('|---|---|---|---|---|---|')
-    lb, lc, lk = rows['load_book'], rows['load_cold'], rows['load_cached']
-    print(f'| load 14,434 images (s) | {lb[0]:.3f} | {lc[0]:.3f} cold, {lk[0]:.3f} cached | | {lb[0]/lk[0]:.1f}× (cached) | |')
-    tb, tm, tf = rows['train_book'], rows['train_mnist37'], rows['train_floor']
-    print(f'| 20 epochs, training (s) | {tb[0]:.3f} | {tm[0]:.3f} | {tf[0]:.3f} | {tb[0]/tm[0]:.1f}× | {tm[0]/tf[0]:.2f}× |')
-    print(f'| final valid accuracy | {tb[1]} | {tm[1]} | {tf[1]} | | |')
-    print(f'| peak memory, training process (MB) | {tb[2]:.0f} | {tm[2]:.0f} | {tf[2]:.0f} | | |')
-    nb, nm, nf = rows['net_book'], rows['net_mnist37'], rows['net_floor']
-    print(f'| simple_net, 40 epochs at lr 0.1 (s): `Learner` vs `fit` | {nb[0]:.3f} | {nm[0]:.3f} | {nf[0]:.3f} | '
-          f'{nb[0]/nm[0]:.1f}× | {nm[0]/nf[0]:.2f}× |')
-    print(f'| simple_net final valid accuracy | {nb[1]} | {nm[1]} | {nf[1]} | | |')
-    pb, pm = procs['process_book'], procs['process_mnist37']
-    pf = procs['process_floor']
+    if not a.process: print_rows(rows)
+    pb, pm, pf = procs['process_book'], procs['process_mnist37'], procs['process_floor']
     print(f'| whole process: load + 20 epochs, imports included (s) | {pb[0]:.2f} | {pm[0]:.2f} (`mnist37 train`, 2nd run) '
           f'| {pf[0]:.2f} | {pb[0]/pm[0]:.1f}× | {pm[0]/pf[0]:.2f}× |')
     print(f'| whole process, peak memory (MB) | {pb[1]:.0f} | {pm[1]:.0f} | {pf[1]:.0f} | | |')

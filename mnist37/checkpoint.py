@@ -18,7 +18,6 @@ from .model import init_params, linear1, mnist_loss
 from .train import batch_accuracy
 from .nets import init_simple_net, simple_net
 from .digits import cross_entropy, digit_accuracy, init_digits_model, softmax
-from .prepare import prepare_image
 
 # %% ../nbs/93_checkpoint.ipynb #d6eb5e0c
 @dataclass(frozen=True)
@@ -34,6 +33,7 @@ class ModelKind:
     lr:float # the book's learning rate for it
     what:str # one line saying what it is
     picture:str='weights.png' # a saved run's picture of its first layer: weights.png or units.png
+    note:str='' # what a reader must know of its answers, said beside them
 
     @property
     def shapes(self)->list:
@@ -46,7 +46,8 @@ class ModelKind:
         return lambda xb: self.forward(xb, *params)
 
 # %% ../nbs/93_checkpoint.ipynb #d63d7773
-_THREE_SEVEN = dict(classes=(3, 7), loss=mnist_loss, metric=batch_accuracy)
+_THREE_SEVEN = dict(classes=(3, 7), loss=mnist_loss, metric=batch_accuracy,
+                    note='this model knows only 3 and 7: it calls every picture a 3 or a 7, even one of another digit')
 _TEN = dict(classes=tuple(range(10)), loss=cross_entropy, metric=digit_accuracy)
 KINDS = {k.name: k for k in [
     ModelKind('linear', linear1, lambda g: (init_params((28*28, 1), generator=g), init_params(1, generator=g)),
@@ -64,9 +65,9 @@ def model_kind(model:str='linear', # 'linear' (linear1) or 'net' (simple_net)
                digits:str='37', # '37': threes against sevens; 'all': the ten digits
               )->ModelKind:
     "The kind of model that does `model` on `digits`, or `Mnist37Error` naming the choices."
-    if model not in {m for m, _ in TASKS}: raise Mnist37Error(f'unknown model {model!r}: choose one of linear, net')
+    if model not in {m for m, _ in TASKS}: raise Mnist37Error(f'unknown model {model!r}: choose one of linear, net', param='model')
     if digits not in {d for _, d in TASKS}:
-        raise Mnist37Error(f'unknown digits {digits!r}: choose 37 (threes and sevens) or all')
+        raise Mnist37Error(f'unknown digits {digits!r}: choose 37 (threes and sevens) or all', param='digits')
     return TASKS[model, digits]
 
 # %% ../nbs/93_checkpoint.ipynb #7cbf3c03
@@ -187,6 +188,7 @@ def classify_images(model:Path, # a checkpoint, or a run's folder holding model.
                     failed:list=None, # a list for the `Mnist37Error` of each picture that cannot be read; None: the first raises
                    )->tuple:
     "`(kind, meta, x, results)`: the model's kind and metadata, the pictures as it saw them, `(path, digit, p, probs)` each."
+    from mnist37.prepare import prepare_image  # scipy: only for pictures
     name, params, meta = load_model(model)
     kind, rows, read = KINDS[name], [], []
     for p in images:
@@ -216,9 +218,10 @@ def format_results(kind:ModelKind, # the kind of model that classified the pictu
     "The model and `DIGIT (p=PROBABILITY)` for each picture, as lines of text or as JSON."
     if as_json: return json.dumps([dict(path=printable(p), digit=d, p=round(pr, 4), model=kind.name, **({} if q is None else
                                        {'probs': [round(v, 4) for v in q]})) for p, d, pr, q in results], allow_nan=False)
-    acc = saved_accuracy(meta)
-    return '\n'.join([f'model: {kind.name} ({kind.what})' + ('' if acc is None else f', valid accuracy {acc:.4f}')]
-                     + [f'{printable(p)}: {d} (p={pr:.2f})' for p, d, pr, _ in results])
+    acc, head = saved_accuracy(meta), f'model: {kind.name} ({kind.what})'
+    if acc is not None: head += f', valid accuracy {acc:.4f}'
+    if kind.note: head += f'; {kind.note}'  # said once, before the answers
+    return '\n'.join([head] + [f'{printable(p)}: {d} (p={pr:.2f})' for p, d, pr, _ in results])
 
 MAX_SHOWN = 48  # pictures in one --show figure: more would make a figure tens of thousands of pixels tall
 

@@ -15,7 +15,18 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 # %% ../nbs/90_checks.ipynb #13b22f95
 class Mnist37Error(Exception):
-    "A problem with the input, in one line: what is wrong and how to fix it."
+    "A problem with the input, in one line: what is wrong and how to fix it, and the parameter at fault if one is."
+    def __init__(self, msg:str, # what is wrong and how to fix it
+                 param:str=None, # the parameter at fault (`'lr'`), named by the check that found it
+                ):
+        super().__init__(msg)
+        self.msg, self.param = msg, param
+
+    def __str__(self):
+        "The message, after the name of the parameter at fault unless the message starts with it."
+        if self.param is None or self.msg.startswith(self.param): return self.msg
+        return f'{self.param}: {self.msg}'
+
 
 # %% ../nbs/90_checks.ipynb #f298ffd3
 _CONTROL = re.compile(r'[\x00-\x1f\x7f-\x9f]')  # newline, tab, escape and the other control characters
@@ -32,25 +43,25 @@ def _read(value, kind:type):
     try: return kind(value) if isinstance(value, str) else value
     except ValueError: return value
 
-def check_positive(name:str, # what the number is called, for the message ("timeout")
+def check_positive(name:str, # the parameter's name ("timeout"), at the start of the message
                    value:float, # the number to check, or its text
                   )->float:
     "`value` if it is a finite number above zero, else `Mnist37Error`."
     value = _read(value, float)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise Mnist37Error(f'{name} {value!r} is not a finite number above 0')
+        raise Mnist37Error(f'{name} {value!r} is not a finite number above 0', param=name)
     return float(value)
 
 def check_lr(lr:float # the learning rate to check, or its text
             )->float:
     "`lr` if it is a finite number above zero, else `Mnist37Error`."
     try: return check_positive('learning rate', lr)
-    except Mnist37Error as e: raise Mnist37Error(f'{e}: try 1.0') from None
+    except Mnist37Error as e: raise Mnist37Error(f'{e.msg}: try 1.0', param='lr') from None
 
 # %% ../nbs/90_checks.ipynb #5724b25a
 MAX_COUNT = 2**64 - 1  # the largest seed torch takes (a 64-bit unsigned number); no count mnist37 takes is larger
 
-def check_count(name:str, # what the number is called, for the message ("epochs")
+def check_count(name:str, # the parameter's name ("epochs"), at the start of the message
                 value:int, # the number to check, or its text
                 minimum:int=1, # the smallest value allowed
                 maximum:int=MAX_COUNT, # the largest value allowed
@@ -58,8 +69,9 @@ def check_count(name:str, # what the number is called, for the message ("epochs"
     "`value` if it is a whole number from `minimum` to `maximum`, else `Mnist37Error`."
     value = _read(value, int)
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise Mnist37Error(f'{name} must be a whole number of at least {minimum}, not {value!r}')
-    if value > maximum: raise Mnist37Error(f'{name} {value} is more than {maximum:,}, the largest allowed: choose a smaller one')
+        raise Mnist37Error(f'{name} must be a whole number of at least {minimum}, not {value!r}', param=name)
+    if value > maximum:
+        raise Mnist37Error(f'{name} {value} is more than {maximum:,}, the largest allowed: choose a smaller one', param=name)
     return value
 
 # %% ../nbs/90_checks.ipynb #bc7e5625
@@ -195,29 +207,32 @@ def _mount_point(path:Path)->Path:
 
 def cannot_write(path:Path, # the file or folder being written
                  e:OSError, # what the write raised
+                 param:str=None, # the parameter that named `path`, if one did (`'out'`)
                 )->CannotWrite:
     "A one-line `CannotWrite` naming `path` and its disk if `e` says the disk refused, else None."
     if not isinstance(e, OSError) or e.errno not in _WHY: return None
     fix = 'free some space there' if e.errno in (errno.ENOSPC, errno.EDQUOT) else 'use a writable one'
     err = CannotWrite(f'cannot write {printable(path)}: the disk at {printable(_mount_point(path))} {_WHY[e.errno]} '
-                      f'({e.strerror}): {fix}, or choose another folder')
+                      f'({e.strerror}): {fix}, or choose another folder', param=param)
     err.why = f'the disk at {printable(_mount_point(path))} {_WHY[e.errno]}'
     return err
 
 # %% ../nbs/90_checks.ipynb #1f4bb7ed
-def check_writable_dir(path:Path # a folder that will be written to (created if missing)
+def check_writable_dir(path:Path, # a folder that will be written to (created if missing)
+                       param:str=None, # the parameter that named it, if one did (`'out'`)
                       )->Path:
     "Create `path` if needed and prove it is writable by writing a probe file, else `Mnist37Error`."
     path = Path(path)
     try:
         if path.is_symlink() and not path.exists():
             raise Mnist37Error(f'{printable(path)} is a symbolic link to {printable(os.readlink(path))}, which does not exist: '
-                               'create that folder, or choose another folder')
-        if path.exists() and not path.is_dir(): raise Mnist37Error(f'{printable(path)} is a file, not a folder: choose another folder')
+                               'create that folder, or choose another folder', param=param)
+        if path.exists() and not path.is_dir():
+            raise Mnist37Error(f'{printable(path)} is a file, not a folder: choose another folder', param=param)
         path.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=path): pass
     except OSError as e:
-        raise Mnist37Error(f'cannot write to {printable(path)} ({e.strerror or e}): choose another folder') from None
+        raise Mnist37Error(f'cannot write to {printable(path)} ({e.strerror or e}): choose another folder', param=param) from None
     return path
 
 # %% ../nbs/90_checks.ipynb #33bb9012
@@ -237,17 +252,18 @@ def _name_max(folder:Path)->int:
     try: return os.pathconf(folder, 'PC_NAME_MAX')
     except (OSError, ValueError): return 255
 
-def check_png_path(path:Path # where a figure will be saved
+def check_png_path(path:Path, # where a figure will be saved
+                   param:str=None, # the parameter that named it, if one did (`'show'`)
                   )->Path:
     "`path` if it names a .png file in a folder that exists, else `Mnist37Error`."
     path = Path(path)
     if not path.parent.is_dir():
         raise Mnist37Error(f'cannot save {printable(path)}: folder {printable(path.parent)} does not exist; '
-                           'create it or choose another file')
-    if path.suffix.lower() != '.png': raise Mnist37Error(f'{printable(path)} must name a .png file')
+                           'create it or choose another file', param=param)
+    if path.suffix.lower() != '.png': raise Mnist37Error(f'{printable(path)} must name a .png file', param=param)
     if (n := len(os.fsencode(path.name))) > (most := _name_max(path.parent)):
         raise Mnist37Error(f'cannot save {printable(path)}: its name is {n} bytes long, and file names there have at most '
-                           f'{most}: choose a shorter name')
+                           f'{most}: choose a shorter name', param=param)
     return path
 
 # %% ../nbs/90_checks.ipynb #31f5b350

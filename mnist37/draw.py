@@ -53,7 +53,7 @@ def judge(model:tuple, # `(kind, params)` from `as_model`
         digit, p, probs = int(q.argmax()), float(q.max()), [float(v) for v in q]
         column = digit
     res = dict(status='ok', model=kind, digit=digit, p=p, classes=list(spec.classes), probs=probs,
-               seen=[round(float(v), 4) for v in x[0]], evidence=None)
+               seen=[round(float(v), 4) for v in x[0]], evidence=None, note=spec.note)
     if spec.forward.__name__ == 'linear1':
         res['evidence'] = [round(float(v), 5) for v in params[0][:, column]*x[0]]
     return res
@@ -148,13 +148,13 @@ def make_server(model, # a run folder or checkpoint, or `(kind, params)`
     if save_dir is not None:
         save_dir = Path(save_dir)
         if not save_dir.is_dir():
-            raise Mnist37Error(f'folder {printable(save_dir)} for the drawings ' +
-                               ('is a file, not a folder: choose another' if save_dir.exists() else 'does not exist: create it first'))
-        check_writable_dir(save_dir)
+            why = 'is a file, not a folder: choose another' if save_dir.exists() else 'does not exist: create it first'
+            raise Mnist37Error(f'folder {printable(save_dir)} for the drawings {why}', param='save_dir')
+        check_writable_dir(save_dir, 'save_dir')
     try: return DrawServer(model, port, save_dir, quiet)
     except OSError as e:
         raise Mnist37Error(f'cannot serve on 127.0.0.1 port {port} ({e.strerror or e}): choose another port, '
-                           'or 0 for a free one') from None
+                           'or 0 for a free one', param='port') from None
 
 # %% ../nbs/98_draw.ipynb #d0e2a027
 def serve(run:Path, # a run folder from `mnist37 train`, or its model.pt

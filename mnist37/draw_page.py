@@ -111,7 +111,7 @@ function show(status, j) {
   if (j.status !== 'ok') { clearAnswer(j.status === 'empty' ? 'draw a digit' : 'too little ink'); $('message').textContent = (j.status === 'empty' ? '' : j.message) + saving; return; }
   $('answer').textContent = `${j.digit} (p=${j.p.toFixed(2)})`;
   $('answer').dataset.digit = String(j.digit); $('answer').dataset.p = String(j.p);
-  $('message').textContent = saving;
+  $('message').textContent = [j.note, j.save_error].filter(Boolean).join(' ');  // what the answer means; a failed save
   $('bars').innerHTML = j.classes.map((d, i) =>
     `<div class="bar" data-digit="${d}"><span class="label">${d}</span><span class="track"><span class="fill" style="display:block;width:${(100 * j.probs[i]).toFixed(1)}%"></span></span><span>${j.probs[i].toFixed(2)}</span></div>`).join('');
   grid('seen', i => { const v = Math.round(255 * j.seen[i]); return [v, v, v]; });

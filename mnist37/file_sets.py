@@ -47,8 +47,8 @@ def replace_set(out:Path, # the folder whose set of files is replaced (it exists
                     if n not in names: (out/n).unlink(missing_ok=True)  # the earlier set's, which the new one has not
         finally: shutil.rmtree(new, ignore_errors=True)
     except OSError as e:
-        raise (cannot_write(out, e) or Mnist37Error(f'cannot save into {printable(out)} ({e.strerror or e}): '
-                                                    'choose another folder')) from None
+        raise (cannot_write(out, e, 'out') or Mnist37Error(f'cannot save into {printable(out)} ({e.strerror or e}): '
+                                                           'choose another folder', param='out')) from None
     return [out/n for n in names]
 
 # %% ../nbs/90_file_sets.ipynb #f8b84b21

@@ -117,17 +117,19 @@ def optimizer_settings(kind:ModelKind, # the kind of model it will train
                        hypers:dict=None, # hyperparameters of `opt` by name, e.g. `{'mom': 0.8}` (a value None: its default)
                       )->tuple:
     "`(opt_func, lr, hypers)`: `opt` with every hyperparameter set, and the lr to use; else `Mnist37Error`."
-    if opt not in OPTIMIZERS: raise Mnist37Error(f'unknown optimizer {opt!r}: choose one of {", ".join(OPTIMIZERS)}')
+    if opt not in OPTIMIZERS: raise Mnist37Error(f'unknown optimizer {opt!r}: choose one of {", ".join(OPTIMIZERS)}', param='opt')
     cls, given = OPTIMIZERS[opt], {k: v for k, v in (hypers or {}).items() if v is not None}
     for k in given:
         if k not in cls.defaults:
             takes = [o for o, c in OPTIMIZERS.items() if k in c.defaults]
-            raise Mnist37Error(f"the {opt} optimizer has no hyperparameter {k}: {k} is for {' and '.join(takes) or 'no optimizer'}")
+            raise Mnist37Error(f"the {opt} optimizer has no hyperparameter {k}: {k} is for {' and '.join(takes) or 'no optimizer'}",
+                               param=k)
         top = math.inf if k == 'eps' else 1  # eps: any positive number; mom, sqr_mom: the share of the old average kept
         if not (0 <= given[k] < top and (k != 'eps' or given[k] > 0)):
-            raise Mnist37Error(f'{k} {given[k]} is out of range: it must be {"above 0" if k == "eps" else "at least 0 and below 1"}')
+            raise Mnist37Error(f'{k} {given[k]} is out of range: it must be {"above 0" if k == "eps" else "at least 0 and below 1"}',
+                               param=k)
     if lr is None and opt != 'sgd' and kind.name not in OPT_LRS:
-        raise Mnist37Error(f'{opt} has no default learning rate for {kind.name} models yet: give one')
+        raise Mnist37Error(f'{opt} has no default learning rate for {kind.name} models yet: give one', param='lr')
     lr = lr if lr is not None else kind.lr if opt == 'sgd' else OPT_LRS[kind.name][opt]
     hypers = {**cls.defaults, **given}
     return partial(cls, **hypers), lr, hypers
@@ -184,7 +186,7 @@ def save_run(out:Path, # the folder to save into (created if missing)
             )->list:
     "Write metrics.csv, accuracy.png, the weights' picture, confusion.png (ten digits) and model.pt into `out`, as one set."
     from mnist37.plots import plot_confusion, plot_history, plot_units, plot_weights, save_figure  # matplotlib only here
-    out = check_writable_dir(out)
+    out = check_writable_dir(out, 'out')
     w, w0 = run.params[0], run.init[0]
     if kind.picture == 'units.png': picture = plot_units(w, init=w0)
     elif len(kind.classes) == 2: picture = plot_weights(w, init=w0)
@@ -283,7 +285,7 @@ def save_compare(out:Path, # the folder to save into (created if missing)
                 )->list:
     "Write the table as NAME.csv and the curves as NAME.png into `out`, atomically."
     from mnist37.plots import plot_curves, save_figure
-    out = check_writable_dir(out)
+    out = check_writable_dir(out, 'out')
     base = {'pixel similarity': rows[0]['valid_acc']} if rows[0].get('model') == 'pixel similarity' else None
     with _sigint_deferred():
         atomic_write(out/f'{name}.csv', lambda f: f.write(_csv(rows, {'seconds': '.3f'})))

@@ -101,7 +101,7 @@ def fit(model, # called as `model(xb)`; its parameters are `params`
         loss = train_one() if train_one else train_epoch(model, lr, params, dl)
         if not math.isfinite(loss):
             raise Mnist37Error(f'training stopped at epoch {epoch}: the loss became {loss} because the learning rate '
-                               f'{lr} is too large for this model; use a smaller learning rate')
+                               f'{lr} is too large for this model; use a smaller learning rate', param='lr')
         row = dict(epoch=epoch, train_loss=loss, valid_acc=validate_epoch(model, valid_dl, metric),
                    seconds=time.perf_counter() - start)
         history.append(row)

@@ -72,10 +72,12 @@ def run_as_console_script(main):
     os._exit(code or 0)
 
 def mnist37():
-    "The console script's own import, and with it PyTorch and fastai; its `main` reads the arguments from `sys.argv`."
+    "The console script's own import, then what its commands import; its `main` reads the arguments from `sys.argv`."
     sys.path[0] = os.path.dirname(sys.executable)  # as for the console script: the venv's bin, not tests/
-    from mnist37.cli import main
-    import mnist37.exercises  # imported by every run's parser (`check --help` lists the checkers)
+    import importlib
+    from mnist37.cli import IMPORTS, build_parser, main
+    build_parser()  # what every run's parser imports (PyTorch among it)
+    for module in {m for ms in IMPORTS.values() for m in ms}: importlib.import_module(module)  # what the commands import
     def run(args): sys.argv = [os.path.join(sys.path[0], 'mnist37'), *args]; return main()  # as the script's argv
     return run
 

@@ -78,6 +78,36 @@ def test_help_and_version(env):
     assert '(default: mnist37-compare)' in ' '.join(mnist37('compare', '--help', env=env).stdout.split())
     assert mnist37('--version', env=env).stdout.strip() == 'mnist37 0.1.0'
 
+def test_every_option_says_what_giving_it_does(env):
+    "Each command's help: no description speaks of a return value; a --no-X flag says what giving it does, not what X does."
+    from fastcore.docments import docments
+    from mnist37.cli import COMMANDS
+    for name, func in COMMANDS.items():
+        h = mnist37(name, '--help', env=env).stdout
+        usage_and_description, options = ' '.join(h.split()).split(' options: ')
+        assert 'return' not in usage_and_description, h
+        for x, said in re.findall(r'--no-(\w+) (.*?)(?= --|$)', options):
+            assert said.startswith("don't") and docments(func)[x] not in said, (name, x, said)
+    assert "--no-download don't try fastai's download" in ' '.join(mnist37('train', '--help', env=env).stdout.split())
+    t = mnist37('train', '--opt', 'adam', '--sqr_mom', '2', '--out', 'x', env=env)  # the underscore spelling works too
+    assert t.stderr == 'mnist37: error: --sqr-mom: sqr_mom 2.0 is out of range: it must be at least 0 and below 1\n'
+
+def test_one_epoch_is_singular(trained, tmp_path):
+    _, _, env, _ = trained
+    r = mnist37('train', '--epochs', '1', '--out', tmp_path/'one', env=env)
+    assert r.stdout.splitlines()[1] == 'model: linear (linear1, one weight per pixel), 1 epoch at lr 1.0', r.stdout
+
+def test_predict_says_once_that_a_3_or_7_model_calls_everything_3_or_7(trained, tmp_path):
+    "A drawn 0 is called a 3 or a 7 by a model that knows only those: the first line says so, once, before the answers."
+    _, run, env, _ = trained
+    zero = Image.new('L', (28, 28), 0)
+    zero.paste(255, (8, 5, 20, 23)); zero.paste(0, (11, 8, 17, 20))  # a ring: a 0
+    for i in range(3): zero.save(tmp_path/f'zero{i}.png')
+    r = mnist37('predict', run, *[tmp_path/f'zero{i}.png' for i in range(3)], env=env)
+    head, *answers = r.stdout.splitlines()
+    assert head.endswith('; this model knows only 3 and 7: it calls every picture a 3 or a 7, even one of another digit')
+    assert len(answers) == 3 and all(a.split(': ')[1][0] in '37' for a in answers) and r.stdout.count('knows only') == 1
+
 def test_real_sample_20_epochs(real_tgz, env, tmp_path):
     start = time.perf_counter()
     r = mnist37('train', '--data', real_tgz, '--epochs', '20', '--out', tmp_path/'run', env=env)
@@ -221,9 +251,9 @@ def test_train_with_adam_records_it_and_predict_is_unchanged(trained, tmp_path):
     assert m.returncode == 0 and m.stdout.splitlines()[1].endswith("2 epochs at lr 2.0, momentum {'mom': 0.5}"), m.stdout + m.stderr
 
 def test_a_hyperparameter_the_optimizer_does_not_take_is_one_line(env, tmp_path):
-    for args, said in [(('--mom', '0.9'), 'the sgd optimizer has no hyperparameter mom: mom is for momentum and adam'),
-                       (('--opt', 'momentum', '--eps', '1e-6'), 'the momentum optimizer has no hyperparameter eps: eps is for rmsprop and adam'),
-                       (('--opt', 'adam', '--sqr_mom', '1'), 'sqr_mom 1.0 is out of range: it must be at least 0 and below 1')]:
+    for args, said in [(('--mom', '0.9'), '--mom: the sgd optimizer has no hyperparameter mom: mom is for momentum and adam'),
+                       (('--opt', 'momentum', '--eps', '1e-6'), '--eps: the momentum optimizer has no hyperparameter eps: eps is for rmsprop and adam'),
+                       (('--opt', 'adam', '--sqr_mom', '1'), '--sqr-mom: sqr_mom 1.0 is out of range: it must be at least 0 and below 1')]:
         r = mnist37('train', *args, '--out', tmp_path/'x', env=env)
         assert (r.returncode, r.stderr.count('\n'), r.stdout) == (1, 1, ''), (args, r.stdout, r.stderr)
         assert r.stderr == f'mnist37: error: {said}\n'
@@ -231,7 +261,7 @@ def test_a_hyperparameter_the_optimizer_does_not_take_is_one_line(env, tmp_path)
     r = mnist37('train', '--opt', 'nesterov', env=env)
     assert r.returncode == 2 and "invalid choice: 'nesterov'" in r.stderr and r.stderr.count('\n') == 1
     r = mnist37('train', '--opt', 'adam', '--digits', 'all', '--out', tmp_path/'x', env=env)
-    assert (r.returncode, r.stderr) == (1, 'mnist37: error: adam has no default learning rate for linear10 models yet: give --lr\n')
+    assert (r.returncode, r.stderr) == (1, 'mnist37: error: --lr: adam has no default learning rate for linear10 models yet: give one\n')
 
 def test_train_all_ten_digits_and_predict_each(trained, tmp_path):
     "On the embedded default, both ten-class models train, and predict names the right digit for a correctly classified image of each."

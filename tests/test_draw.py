@@ -16,6 +16,7 @@ from test_faults import mount  # noqa: F401 (a fixture)
 from test_errors import png_of_zeros
 from test_notebooks import browser  # noqa: F401 (a fixture)
 from mnist37.checks import Mnist37Error
+from mnist37.checkpoint import KINDS
 from mnist37.draw import serve
 
 SCREENSHOT = ROOT/'nbs'/'images'/'draw.png'  # shown in the README and at the end of 98_draw
@@ -105,6 +106,13 @@ def test_bad_requests_get_a_4xx_and_the_server_goes_on(server):
 
 def png_headers(body, **more): return {'Content-Length': str(len(body)), 'Content-Type': 'image/png', **more}
 
+def test_a_3_or_7_model_says_it_knows_only_3_and_7(server):
+    "A drawn 0 is answered 3 or 7 by a model of threes and sevens, and the answer says why: it knows only those two."
+    url, _ = server
+    zero = sketch([[(140, 40), (200, 90), (205, 190), (140, 245), (75, 190), (80, 90), (140, 40)]])
+    status, ans = post(url, zero, png_headers(zero))
+    assert (status, ans['digit'] in (3, 7), ans['note']) == (200, True, KINDS['linear'].note), ans
+
 def test_a_missing_run_is_one_line_before_anything_starts(tmp_path):
     with pytest.raises(Mnist37Error) as e: serve(tmp_path/'no-run', open_browser=False)
     assert 'does not exist' in str(e.value) and '\n' not in str(e.value)
@@ -140,6 +148,7 @@ def test_draw_a_seven_and_a_three_in_a_browser(server, run, env, browser):
         if want == 7:
             bars = browser.find_elements('css selector', '#bars .bar')
             assert [b.get_attribute('data-digit') for b in bars] == ['3', '7']
+            assert browser.find_element('id', 'message').text == KINDS['linear'].note  # it knows only 3 and 7
             browser.find_element('tag name', 'body').screenshot(str(SCREENSHOT))
     r = mnist37('predict', '--json', run, *(f for _, _, f in got.values()), env=env)
     assert r.returncode == 0, r.stderr

@@ -305,13 +305,13 @@ def test_bad_values_are_usage_errors(env, tmp_path, args, said):
 def test_lr_so_large_the_loss_is_nan_keeps_the_previous_checkpoint(env, run, sample):
     before = {p.name: p.read_bytes() for p in run.iterdir()}
     r = train(sample, env, run, '--lr', '1e39')
-    fails(r, 1, 'training stopped at epoch 1', 'loss became nan', 'smaller --lr')
+    fails(r, 1, '--lr: training stopped at epoch 1', 'loss became nan', 'smaller learning rate')
     assert {p.name: p.read_bytes() for p in run.iterdir()} == before
 
 def test_out_not_writable_fails_before_training(env, sample, tmp_path):
     (tmp_path/'file').write_text('x')
     r = train(sample, env, tmp_path/'file'/'run')
-    fails(r, 1, 'cannot write to', 'choose another --out')
+    fails(r, 1, '--out: cannot write to', 'choose another folder')
     assert r.stdout == ''
 
 # interruptions
@@ -376,28 +376,56 @@ def test_ctrl_c_during_training_exits_130_and_keeps_the_old_run(env, run, sample
     assert err.strip() == 'mnist37: interrupted; nothing new was saved and files already in --out are unchanged'
     assert {p.name: p.read_bytes() for p in run.iterdir()} == before
 
+INTERRUPTED = 'mnist37: interrupted; nothing new was saved and files already in --out are unchanged\n'
+
+def mapped(pid:int, name:str)->bool:
+    "Whether process `pid` has a file whose path holds `name` mapped into its memory: a shared library it has begun to load."
+    try: return name in Path(f'/proc/{pid}/maps').read_text()
+    except OSError: return False
+
+# Moments in `mnist37 train`'s start: PyTorch's library being loaded, then later while PyTorch's Python code runs, and
+# matplotlib's font library (the last import before training starts). Ctrl-C then used to print a traceback, or fail
+# stranger: "cannot load module more than once", a RecursionError, a C++ terminate (issue 32).
+STARTING = [('libtorch_cpu', 0), ('libtorch_cpu', 0.1), ('libtorch_cpu', 0.3), ('libtorch_cpu', 0.6), ('ft2font', 0)]
+
+@pytest.mark.parametrize('library,after', STARTING)
+def test_ctrl_c_while_starting_is_the_same_one_line(env, sample, tmp_path, library, after):
+    if not Path('/proc/self/maps').exists(): pytest.skip('no /proc here to see what a process has loaded')
+    args = [BIN/'mnist37', 'train', '--data', sample, '--epochs', '1000000', '--bs', '4', '--out', tmp_path/'run']
+    p = subprocess.Popen(list(map(str, args)), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=ctrl_c_as_at_a_terminal)
+    deadline = time.monotonic() + 300
+    while not mapped(p.pid, library) and p.poll() is None and time.monotonic() < deadline: time.sleep(0.002)
+    assert mapped(p.pid, library), p.communicate()
+    time.sleep(after)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=120)
+    assert (p.returncode, err) == (130, INTERRUPTED), (library, after, p.returncode, out, err)
+    assert not (tmp_path/'run').exists()  # never made while starting; made and removed again if training had begun
+
 @pytest.mark.parametrize('meta', [{'valid_acc': []}, {'valid_acc': 0.5}, {'valid_acc': ['x']}, [], 'notes'])
 def test_predict_with_odd_metadata_in_a_checkpoint(env, sample, tmp_path, meta):
     "Metadata is for people: whatever a checkpoint says of itself, predict still predicts and prints no accuracy it has not got."
     from mnist37.checkpoint import KINDS, save_model
     ck = save_model(tmp_path/'m.pt', 'linear', KINDS['linear'].init(torch.Generator().manual_seed(0)), meta)
     r = mnist37('predict', ck, sample/'valid'/'3'/'0.png', env=env)
-    assert r.returncode == 0 and r.stdout.splitlines()[0] == 'model: linear (linear1, one weight per pixel)', r.stderr
+    assert r.returncode == 0 and r.stdout.splitlines()[0] == f"model: linear (linear1, one weight per pixel); {KINDS['linear'].note}", r.stderr
 
 # issue 32: messages and tracebacks
 def test_out_that_is_a_file_or_a_dangling_symlink_says_so(env, sample, tmp_path):
     (tmp_path/'notes').write_text('x')
-    fails(train(sample, env, tmp_path/'notes'), 1, f"{tmp_path/'notes'} is a file, not a folder: choose another --out folder")
+    fails(train(sample, env, tmp_path/'notes'), 1, f"--out: {tmp_path/'notes'} is a file, not a folder: choose another folder")
     (tmp_path/'link').symlink_to(tmp_path/'gone')
-    fails(train(sample, env, tmp_path/'link'), 1, f"{tmp_path/'link'} is a symbolic link to {tmp_path/'gone'}, which does not exist")
+    fails(train(sample, env, tmp_path/'link'), 1, f"--out: {tmp_path/'link'} is a symbolic link to {tmp_path/'gone'}, which does not exist")
     assert (tmp_path/'link').is_symlink() and not (tmp_path/'gone').exists()
 
 def test_draw_with_a_bad_port_or_save_dir_is_one_line(env, run, tmp_path):
-    for port, said in (('99999', 'port 99999 is more than 65,535'), ('-1', 'port must be a whole number of at least 0, not -1')):
+    for port, said in (('99999', '--port: port 99999 is more than 65,535'),
+                       ('-1', '--port: port must be a whole number of at least 0, not -1')):
         fails(mnist37('draw', run, '--port', port, '--no-browser', env=env), 1, said)
     (tmp_path/'notes').write_text('x')
     fails(mnist37('draw', run, '--save_dir', tmp_path/'notes', '--no-browser', env=env), 1,
-          f"folder {tmp_path/'notes'} for the drawings is a file, not a folder")
+          f"--save-dir: folder {tmp_path/'notes'} for the drawings is a file, not a folder")
 
 def test_checkpoint_on_the_meta_device_is_one_line(env, sample, tmp_path):
     ck = checkpoint(tmp_path/'meta.pt', 'linear', [torch.empty(784, 1, device='meta'), torch.empty(1, device='meta')])

@@ -50,7 +50,7 @@ def test_full_disk_while_saving_keeps_the_earlier_run(env, sample, tmp_path, mou
     before = snapshot(disk/'run')
     fill(disk, 40_000)  # room for a few files of a new run, not all of them
     r = train(sample, env, disk/'run', '--seed', '7', '--epochs', '3')
-    fails(r, 1, f"cannot write {disk/'run'}: the disk at {disk} is full", 'choose another --out folder')
+    fails(r, 1, f"--out: cannot write {disk/'run'}: the disk at {disk} is full", 'choose another folder')
     assert snapshot(disk/'run') == before and partials(disk) == []
 
 def test_full_disk_on_a_new_out_folder_removes_it(env, sample, tmp_path, mount):
@@ -252,8 +252,9 @@ def test_show_on_many_pictures_draws_the_first_48(env, sample, tmp_path):
     assert Image.open(tmp_path/'seen.png').height < 48*200  # one row of a picture and what the model saw is < 200 px
 
 # 12: a run that learned nothing says so after its table
-@pytest.mark.parametrize('lr,said', [('1e-320', 'no parameter moved from its start'), ('1e6', 'try another --lr')])
+@pytest.mark.parametrize('lr,said', [('1e-320', 'no parameter moved from its start'), ('1e6', 'try another learning rate')])
 def test_a_run_that_learned_nothing_says_so(env, sample, tmp_path, lr, said):
     r = mnist37('train', '--data', sample, '--epochs', '4', '--bs', '4', '--lr', lr, '--out', tmp_path/'run', env=env)
     assert r.returncode == 0 and said in r.stdout.splitlines()[-1], r.stdout
+    assert r.stdout.splitlines()[-1].startswith('--lr: '), r.stdout  # the flag to change
     assert 'another' not in train(sample, env, tmp_path/'good', '--lr', '0.1').stdout  # a run that learned says nothing

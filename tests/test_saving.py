@@ -122,5 +122,5 @@ def test_long_names_for_out_and_show(env, sample, tmp_path):
     r = mnist37('predict', out, sample/'valid'/'3'/'0.png', '--show', show, env=env)
     assert r.returncode == 0 and show.is_file(), r.stderr
     fails(mnist37('predict', out, sample/'valid'/'3'/'0.png', '--show', tmp_path/('s'*252 + '.png'), env=env), 1,
-          'its name is 256 bytes long, and file names there have at most 255: choose a shorter name')
-    fails(train(sample, env, tmp_path/('r'*256)), 1, 'File name too long', 'choose another --out folder')
+          '--show: ', 'its name is 256 bytes long, and file names there have at most 255: choose a shorter name')
+    fails(train(sample, env, tmp_path/('r'*256)), 1, '--out: ', 'File name too long', 'choose another folder')
