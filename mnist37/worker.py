@@ -43,6 +43,7 @@ def work(path:str, # the learner's file
         ):
     "In the worker: load `path`, and send a report on each function, one JSON line each on the real stdout after the key."
     key, me, forks = sys.stdin.readline().strip(), os.getpid(), []
+    if not key: return  # the checker is gone
     channel = os.fdopen(os.dup(1), 'w')  # the checker's pipe, on a descriptor a child process does not inherit
     nothing = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2): os.dup2(nothing, fd)  # the learner's code reads nothing, and what it prints is kept (below) or dropped
@@ -157,7 +158,7 @@ def _checked(path:Path, checkers:dict, timeout:float, table:str)->bool:
             if first == 'ended': raise Mnist37Error(f'{path} ended Python while it was loaded ({_ended(p)}): fix it and check again')
             if first == 'junk' or not isinstance(first.get('error', first.get('defined')), (str, list)): raise _junk(path)
             if 'error' in first: raise Mnist37Error(first['error'])
-            if names is None: names = [n for n in first['defined'] if n in checkers]
+            if names is None: names = [n for n in first['defined'] if isinstance(n, str) and n in checkers]
             if not names: raise Mnist37Error(f"{path} defines none of the chapter's functions: write one of {', '.join(checkers)}")
             for n in todo or names:
                 r = _next(q, timeout + 5)

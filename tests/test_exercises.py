@@ -314,7 +314,7 @@ def gone(pids, seconds=10)->bool:
     while any(alive(p) for p in pids) and time.monotonic() < end: time.sleep(0.1)
     return not any(alive(p) for p in pids)
 
-STARTS_PROCESSES = '''import os, subprocess, sys, torch
+STARTS_PROCESSES = '''import os, subprocess, sys, time, torch
 from pathlib import Path
 PIDS = Path(__file__).parent/'pids'
 def noted(pid): PIDS.open('a').write(f'{pid}\\n')
@@ -323,7 +323,7 @@ noted(subprocess.Popen(['setsid', 'sleep', '300']).pid)  # a session of its own,
 noted(subprocess.Popen(['sleep', '300'], start_new_session=True).pid)
 subprocess.Popen([sys.executable, '-c', 'import os, sys, time\\nos.setsid()\\nif os.fork(): os._exit(0)\\n'
                   'open(sys.argv[1], "a").write(f"{os.getpid()}\\\\n"); time.sleep(300)', str(PIDS)])  # a daemon, orphaned
-while len(PIDS.read_text().split()) < 6: pass  # until the daemon has noted itself
+while len(PIDS.read_text().split()) < 6: time.sleep(0.05)  # until the daemon has noted itself
 def linear1(xb, weights, bias):
     noted(subprocess.Popen(['sleep', '300']).pid)
     return xb@weights + bias
