@@ -60,12 +60,14 @@ def _python(cell:str)->str:
 def _cells(path:Path)->list:
     "`[(number, text)]` of notebook `path`'s code cells, or `Mnist37Error` saying why Jupyter could not read it either."
     try: nb = json.loads(path.read_bytes().decode('utf-8-sig'))
-    except (ValueError, RecursionError) as e: raise Mnist37Error(f'{path} is not a readable notebook ({type(e).__name__}): save it from Jupyter again') from None
+    except (ValueError, RecursionError) as e:
+        raise Mnist37Error(f'{path} is not a readable notebook ({type(e).__name__}): save it from Jupyter again') from None
     cells = nb.get('cells') if isinstance(nb, dict) else None
     if not isinstance(cells, list): raise Mnist37Error(f'{path} is not a notebook: it has no list of cells; save it from Jupyter again')
     code = []
     for i, cell in enumerate(cells, 1):
-        if not isinstance(cell, dict): raise Mnist37Error(f'{path} cell {i} is not a cell but {type(cell).__name__}: save the notebook from Jupyter again')
+        if not isinstance(cell, dict):
+            raise Mnist37Error(f'{path} cell {i} is not a cell but {type(cell).__name__}: save the notebook from Jupyter again')
         source = cell.get('source')
         if isinstance(source, list) and all(isinstance(s, str) for s in source): source = ''.join(source)
         if not isinstance(source, str): raise Mnist37Error(f'{path} cell {i} has no source text: save the notebook from Jupyter again')

@@ -187,7 +187,8 @@ def check_file(file:Path, # a .py file or .ipynb notebook holding your versions 
     "Check every chapter function that `file` defines, each in time; print a line for each. True if all passed."
     try:
         path = checked_path(file)
-        if not 0 < timeout <= 86400: raise Mnist37Error(f'timeout {timeout:g} s is not between 0 and a day (86400 s): a check takes seconds')
+        if not 0 < timeout <= 86400:
+            raise Mnist37Error(f'timeout {timeout:g} s is not between 0 and a day (86400 s): a check takes seconds')
         code_of(path)  # a file that cannot be read or parsed is an error here, in this process
         with _stopped_by(signal.SIGTERM, signal.SIGHUP): return _checked(path, _table(table), timeout, table)
     except Mnist37Error as e: raise Mnist37Error(plain(str(e))) from None
