@@ -204,6 +204,15 @@ def test_a_checked_file_blames_the_learners_sigmoid_and_relu(tmp_path, capsys):
     assert lines[1] == "✓ mnist_loss: 5 checks passed (with mnist37's sigmoid: your sigmoid is not right yet, fix it first)"
     assert lines[3] == "✓ simple_net: 2 checks passed (with mnist37's relu: your relu is not right yet, fix it first)"
 
+def test_checking_the_stub_notebook_says_not_yet_written_and_blames_nothing_of_mnist37s(capsys):
+    "14 imports mnist37's mnist_loss and has a sigmoid stub: mnist37's function is not blamed for the learner's stub."
+    assert not check_file(ROOT/'nbs'/NB)
+    lines = capsys.readouterr().out.splitlines()
+    assert [l for l in lines if l.startswith('…')] == [f'… {n}: not yet written' for n in CHECKERS if n in QUESTION_CHECKERS]
+    assert [l for l in lines if l.startswith('·')] == [f"· {n}: this is mnist37's own {n}, so there is nothing of yours to check"
+                                                      for n in ('init_params', 'linear1', 'mnist_loss', 'mnist_distance')]
+    assert len(lines) == 11
+
 @pytest.fixture(scope='module')
 def pages(tmp_path_factory):
     "Notebook 14 and every notebook it links to, rendered as committed into one folder (so the links between them work)."
