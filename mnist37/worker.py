@@ -83,11 +83,12 @@ def _spawn(path:Path, names, timeout:float, table:str, mark:str):
     with suppress(OSError): p.stdin.write(key + '\n'); p.stdin.close()
     q = queue.Queue()
     def read():
-        for line in p.stdout:
-            first, _, rest = line.partition(' ')
-            try: message = json.loads(rest) if first == key else None
-            except ValueError: message = None
-            q.put(message if isinstance(message, dict) else 'junk')
+        with p.stdout:  # closed at its end (when the worker's processes are gone), so that no pipe is left open
+            for line in p.stdout:
+                first, _, rest = line.partition(' ')
+                try: message = json.loads(rest) if first == key else None
+                except ValueError: message = None
+                q.put(message if isinstance(message, dict) else 'junk')
         q.put('ended')
     threading.Thread(target=read, daemon=True).start()
     return p, q

@@ -1,5 +1,5 @@
 """Exercises (issues 12, 20 and 30): `check_file` on a learner's .py file or notebook, its limits, and the stub notebooks."""
-import ast, json, os, pty, signal, subprocess, sys, time, warnings
+import ast, gc, json, os, pty, signal, subprocess, sys, threading, time, warnings
 import pytest, torch
 from pathlib import Path
 from conftest import ROOT, mnist37
@@ -130,6 +130,16 @@ def test_no_warning_leaks_from_a_check():
         warnings.simplefilter('always')
         ok, line = verdict(double_sigmoid, 'mnist_loss')
     assert not ok and 'sigmoid twice' in line and seen == []
+
+def test_a_check_leaves_no_pipe_open(tmp_path, capsys):  # an unclosed pipe is a ResourceWarning in whatever runs next
+    (tmp_path/'mine.py').write_text(RIGHT + 'def batch_accuracy(xb, yb):\n    while True: pass\n')  # a hang: two workers
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter('always')
+        assert not check_file(tmp_path/'mine.py', timeout=2)
+        for t in threading.enumerate():
+            if t.name.endswith('(read)'): t.join(10)  # the threads that read the workers' pipes
+        gc.collect()
+    assert [str(w.message) for w in seen if issubclass(w.category, ResourceWarning)] == []
 
 def test_check_a_file_of_right_and_wrong_functions(env, tmp_path):
     (tmp_path/'mine.py').write_text(RIGHT + WRONG)
