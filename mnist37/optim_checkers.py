@@ -108,21 +108,27 @@ MOMENTUM_CHECKER = Checker(_Momentum, _step_cases([([(3, 4), (3, 4)], 0.2, {}, 1
     hint='did not move each parameter by lr times its running sum of gradients. Hint: avg = mom*avg + p.grad, then '
          'p -= lr*avg, with one avg per parameter, kept between steps; zero_grad forgets the gradients.')
 
+# %% ../nbs/97_checkers_optimizers.ipynb #f558c06f
 def _adam_update(no_debias=False, swap_terms=False, eps_inside=False, sqr_after=False, count_per_update=False,
-                 swap_moms=False, forgets=False):
-    "Adam's step for one parameter, right or with one of the usual mistakes."
+                 swap_moms=False, forgets=False, n_shift=0, eps_5=False, no_sqrt=False, lr_twice=False, stores_debiased=False,
+                 sqrt_in_place=False, efficient=False):
+    "Adam's step for one parameter, right, with one of the usual mistakes, or in the Adam paper's efficient form."
     def update(opt, p, grad, state, n, mom=0.9, sqr_mom=0.999, eps=1e-8):
         if swap_moms: mom, sqr_mom = sqr_mom, mom
         if forgets: state.clear(); n = 1
         if count_per_update: opt.count = n = getattr(opt, 'count', 0) + 1
+        if eps_5 and 'eps' not in opt.hypers: eps = 1e-5
+        n, lr = n + n_shift, opt.lr*opt.lr if lr_twice else opt.lr
         avg, sqr = state.get('avg', torch.zeros_like(p)), state.get('sqr', torch.zeros_like(p))
         avg = (1-mom)*avg + mom*grad if swap_terms else mom*avg + (1-mom)*grad
         new_sqr = sqr_mom*sqr + (1-sqr_mom)*grad**2
         used = sqr if sqr_after else new_sqr
         if no_debias: avg_hat, sqr_hat = avg, used
         else: avg_hat, sqr_hat = avg/(1 - mom**n), used/(1 - sqr_mom**n)
-        p -= opt.lr*avg_hat/((sqr_hat + eps).sqrt() if eps_inside else sqr_hat.sqrt() + eps)
-        state['avg'], state['sqr'] = avg, new_sqr
+        if efficient: p -= lr*(1 - sqr_mom**n)**0.5/(1 - mom**n)*avg/(used.sqrt() + eps)
+        elif no_sqrt: p -= lr*avg_hat/(sqr_hat + eps)
+        else: p -= lr*avg_hat/((sqr_hat + eps).sqrt() if eps_inside else sqr_hat.sqrt() + eps)
+        state['avg'], state['sqr'] = (avg_hat, sqr_hat) if stores_debiased else (avg, new_sqr.sqrt() if sqrt_in_place else new_sqr)
     return update
 
 ADAM_CHECKER = Checker(_Adam, _step_cases([([(3, 4), (3, 4)], 0.01, {}, 1.), ([(5,), (2, 3), (1,)], 0.05, dict(mom=0.8, sqr_mom=0.99, eps=0.1), 1.),
@@ -144,7 +150,23 @@ ADAM_CHECKER = Checker(_Adam, _step_cases([([(3, 4), (3, 4)], 0.01, {}, 1.), ([(
                 'gradient. Hint: keep avg, sqr and n in the optimizer, one avg and sqr per parameter, from step to step; '
                 'zero_grad clears the gradients, not the averages.',
         eps_inside='put eps inside the square root: sqrt(sqr + eps) is not sqrt(sqr) + eps, and it changes the step when '
-                   'gradients are small. Hint: p -= lr*avg/(sqr.sqrt() + eps).'), counts_steps=True),
+                   'gradients are small. Hint: p -= lr*avg/(sqr.sqrt() + eps).'), counts_steps=True) + [
+        (_wrong_opt(_adam_update(n_shift=-1)), 'corrects the bias with a step count one too low: at the first step n is 0, '
+         'and 1-mom**0 is 0, a division by zero. Hint: add 1 to n before the step uses it, so that the first step has n = 1.'),
+        (_wrong_opt(_adam_update(n_shift=1)), 'corrects the bias with a step count one too high: the first step divides by '
+         '1-mom**2, not 1-mom**1. Hint: n is 1 at the first step: start it at 0 and add 1 at the start of each step().'),
+        (_wrong_opt(_adam_update(eps_5=True)), 'uses eps=1e-5 when none is given (fastai\'s default); the chapter\'s, and '
+         'PyTorch\'s, is 1e-8, which shows when gradients are as small as 1e-6. Hint: eps=1e-8 in __init__\'s arguments.'),
+        (_wrong_opt(_adam_update(no_sqrt=True)), 'divides by the average of squared gradients itself, not by its square '
+         'root: the step then shrinks as the gradients grow. Hint: avg/(sqr.sqrt() + eps).'),
+        (_wrong_opt(_adam_update(lr_twice=True)), 'multiplies the step by lr twice (lr*lr). Hint: p -= lr*avg/(sqr.sqrt() + eps), '
+         'with lr once.'),
+        (_wrong_opt(_adam_update(stores_debiased=True)), 'stores the bias-corrected averages as the averages, so the next '
+         'step corrects them again. Hint: keep avg and sqr as they are, and divide into new names: avg_hat = avg/(1-mom**n).'),
+        (_wrong_opt(_adam_update(sqrt_in_place=True)), 'took the square root in place (sqr.sqrt_()), which changes the stored '
+         'average of squared gradients for the next steps. Hint: sqr.sqrt() makes a new tensor and leaves sqr as it was.')],
+    also=[(_wrong_opt(_adam_update(efficient=True)), "the Adam paper's efficient form, with eps added to the root of the "
+           'uncorrected average: Adam up to where eps sits')],
     hint='did not move the parameters as Adam does. Hint: for each parameter, n += 1; avg = mom*avg + (1-mom)*grad; sqr = '
          'sqr_mom*sqr + (1-sqr_mom)*grad**2; p -= lr*(avg/(1-mom**n))/((sqr/(1-sqr_mom**n)).sqrt() + eps), with avg and '
          'sqr kept for each parameter between steps, and the defaults mom=0.9, sqr_mom=0.999, eps=1e-8; zero_grad forgets '

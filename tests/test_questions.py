@@ -8,7 +8,7 @@ import pytest, torch
 import torch.nn.functional as F
 from torch import nn
 from conftest import ROOT
-from mnist37.exercises import CHECKERS, verdict
+from mnist37.exercises import CHECKERS, check_file, verdict
 from mnist37.question_checkers import QUESTION_CHECKERS
 
 sys.path.insert(0, str(ROOT/'tools'))
@@ -210,7 +210,8 @@ def test_a_known_mistake_gets_its_message(name, f, words):
     assert not ok and line.startswith(f'✗ {name}: {name} ') and words in line, line
 
 def test_every_question_checker_is_in_the_table_with_right_and_wrong_answers():
-    assert list(CHECKERS)[-len(QUESTION_CHECKERS):] == list(QUESTION_CHECKERS)
+    assert all(CHECKERS[n] is c for n, c in QUESTION_CHECKERS.items())
+    assert list(CHECKERS)[-5:] == ['double_odds', 'rmse', 'mean_abs_diff', 'bottom_right', 'pair_up']
     assert {n for n, _ in RIGHT} == {n for n, _, _ in WRONG} == set(QUESTION_CHECKERS)
 
 def test_a_chapter_function_is_judged_with_torchs_sigmoid_and_relu_and_blames_the_learners():
@@ -225,6 +226,31 @@ def test_a_chapter_function_is_judged_with_torchs_sigmoid_and_relu_and_blames_th
     assert verdict(ns['mnist_loss']) == (True, "✓ mnist_loss: 5 checks passed (with mnist37's sigmoid: your sigmoid is not right yet, fix it first)")
     assert verdict(ns['simple_net']) == (True, "✓ simple_net: 2 checks passed (with mnist37's relu: your relu is not right yet, fix it first)")
     assert not verdict(ns['sigmoid'])[0] and not verdict(ns['relu'])[0]
+
+def test_a_checked_file_blames_the_learners_sigmoid_and_relu(tmp_path, capsys):
+    "`mnist37 check` judges sigmoid and relu before the functions that call them, so their lines can name them."
+    (tmp_path/'mine.py').write_text('import torch\n'
+        'def sigmoid(x): return torch.exp(x)/(1 + torch.exp(x))\n'
+        'def mnist_loss(predictions, targets):\n'
+        '    p = sigmoid(predictions)\n'
+        '    return torch.where(targets==1, 1-p, p).mean()\n'
+        'def relu(x): return x.abs()\n'
+        'def simple_net(xb, w1, b1, w2, b2): return relu(xb@w1 + b1)@w2 + b2\n')
+    assert not check_file(tmp_path/'mine.py')
+    lines = capsys.readouterr().out.splitlines()
+    assert [l.split(':')[0] for l in lines] == ['✗ sigmoid', '✓ mnist_loss', '✗ relu', '✓ simple_net'], lines
+    assert 'overflows' in lines[0] and 'absolute value' in lines[2]
+    assert lines[1] == "✓ mnist_loss: 5 checks passed (with mnist37's sigmoid: your sigmoid is not right yet, fix it first)"
+    assert lines[3] == "✓ simple_net: 2 checks passed (with mnist37's relu: your relu is not right yet, fix it first)"
+
+def test_checking_the_stub_notebook_says_not_yet_written_and_blames_nothing_of_mnist37s(capsys):
+    "14 imports mnist37's mnist_loss and has a sigmoid stub: mnist37's function is not blamed for the learner's stub."
+    assert not check_file(ROOT/'nbs'/NB)
+    lines = capsys.readouterr().out.splitlines()
+    assert [l for l in lines if l.startswith('…')] == [f'… {n}: not yet written' for n in CHECKERS if n in QUESTION_CHECKERS]
+    assert [l for l in lines if l.startswith('·')] == [f"· {n}: this is mnist37's own {n}, so there is nothing of yours to check"
+                                                      for n in ('init_params', 'linear1', 'mnist_loss', 'mnist_distance')]
+    assert len(lines) == 11
 
 @pytest.fixture(scope='module')
 def pages(tmp_path_factory):

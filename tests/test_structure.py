@@ -76,8 +76,8 @@ def test_the_training_run_is_written_once():
 
 # The order of the README's "How the code is laid out": each module imports only modules before it in this list.
 LAYERS = ['checks', 'file_sets', 'sources', 'tensor_cache', 'data', 'baseline', 'model', 'train', 'optim', 'nets', 'learner',
-          'optimizers', 'digits', 'prepare', 'plots', 'checkpoint', 'run', 'judge', 'worker', 'optim_checkers',
-          'question_checkers', 'exercises', 'draw_page', 'local_server', 'draw', 'cli']
+          'optimizers', 'digits', 'prepare', 'plots', 'checkpoint', 'run', 'behaviour', 'judge', 'loading', 'worker',
+          'optim_checkers', 'question_checkers', 'train_checkers', 'exercises', 'draw_page', 'local_server', 'draw', 'cli']
 
 def test_each_module_imports_only_modules_before_it():
     import ast
