@@ -88,6 +88,7 @@ def to_grey(im:Image.Image # any picture PIL opened
 
 # %% ../nbs/13_your_digit.ipynb #a2c22abc
 def _nth_from_each_end(a:np.ndarray, n:int=20)->tuple:
+    "The lowest and highest values of `a` once its `n` lowest and `n` highest are set aside (`n` at most 2% of `a`)."
     v, n = a.ravel(), min(n, a.size//50)
     part = np.partition(v, (n, v.size - 1 - n))
     return part[n], part[v.size - 1 - n]
