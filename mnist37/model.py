@@ -24,8 +24,9 @@ def init_layer(n_in:int, # inputs of the layer, e.g. 784 pixels
               )->tuple:
     "`(weights, bias)` of shapes `(n_in, n_out)` and `(n_out,)`, uniform in ±1/√n_in as `nn.Linear` draws them, with grad."
     bound = 1/math.sqrt(n_in)
-    draw = lambda *size: ((torch.rand(size, generator=generator)*2 - 1)*bound).requires_grad_()
-    return draw(n_in, n_out), draw(n_out)
+    weights = (torch.rand(n_in, n_out, generator=generator)*2 - 1)*bound  # rand is uniform in [0, 1): moved to ±bound
+    bias = (torch.rand(n_out, generator=generator)*2 - 1)*bound
+    return weights.requires_grad_(), bias.requires_grad_()
 
 # %% ../nbs/03_model.ipynb #258e4182
 def linear1(xb:torch.Tensor, # a batch of images, shape (n, 784)
