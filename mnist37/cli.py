@@ -180,11 +180,11 @@ def build_parser()->argparse.ArgumentParser:
     from fastcore.docments import docments
     from mnist37.checks import check_count, check_lr, check_positive
     from mnist37.checkpoint import TASKS
-    from mnist37.run import OPT_LRS, OPTIMIZERS
+    from mnist37.optimizers import GOOD_LRS, OPTIMIZERS
     from mnist37.exercises import CHECKERS
     seed = dict(type=_checked(partial(check_count, 'seed', minimum=0)))
     epochs, bs = dict(type=_checked(partial(check_count, 'epochs'))), dict(type=_checked(partial(check_count, 'bs')))
-    lrs = ', '.join(f'{o} {OPT_LRS["linear"][o]:g}/{OPT_LRS["net"][o]:g}' for o in OPTIMIZERS if o != 'sgd')
+    lrs = ', '.join(f'{o} {GOOD_LRS["linear"][o]:g}/{GOOD_LRS["net"][o]:g}' for o in OPTIMIZERS if o != 'sgd')
     opt_help = f"{docments(train)['opt']}; the others' default --lr is the lr 08 recommends (linear/net): {lrs}"
     p = _Parser(prog='mnist37', description='Train and use the MNIST classifiers of the mnist37 notebooks.')
     p.add_argument('--version', action='version', version=f'mnist37 {mnist37.__version__}')
