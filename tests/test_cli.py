@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest, torch
 from PIL import Image, ImageOps
 from conftest import mnist37, make_sample, offline, BIN
+from mnist37.optimizers import GOOD_LRS
 
 def final_acc(stdout): return float(stdout.strip().splitlines()[-1].removeprefix('valid accuracy: '))
 
@@ -215,8 +216,7 @@ def test_compare_optimizers_on_the_embedded_default(env, tmp_path):
     r = mnist37('compare', '--optimizers', '--out', tmp_path/'cmp', env=env)
     assert r.returncode == 0, r.stderr
     rows = read_table(r.stdout, 'optimizer ')
-    assert [(o['optimizer'], o['lr'], o['epochs']) for o in rows] == [('sgd', '1', '20'), ('momentum', '10', '20'),
-                                                                      ('rmsprop', '0.1', '20'), ('adam', '0.1', '20')]
+    assert [(o['optimizer'], o['lr'], o['epochs']) for o in rows] == [(opt, f'{lr:g}', '20') for opt, lr in GOOD_LRS['linear'].items()]
     rows = [{**o, **{k: float(o[k]) for k in ('valid_acc', 'valid_min', 'valid_max')}} for o in rows]
     assert all(o['valid_acc'] >= 0.85 for o in rows), r.stdout
     assert rows[0]['beats_row_above'] == '–'
