@@ -77,13 +77,16 @@ def to_grey(im:Image.Image # any picture PIL opened
     if im.mode in ('I', 'I;16', 'I;16B', 'I;16L', 'F'):
         a = np.asarray(im, dtype=np.float64)
         finite = a[np.isfinite(a)]  # a float picture's NaN counts as its paper, +inf as its brightest value, -inf its darkest
-        a = np.nan_to_num(a, nan=np.median(finite) if finite.size else 0, posinf=finite.max(initial=0), neginf=finite.min(initial=0))
+        paper = np.median(finite) if finite.size else 0
+        a = np.nan_to_num(a, nan=paper, posinf=finite.max(initial=0), neginf=finite.min(initial=0))
         im = Image.fromarray(np.uint8(np.clip(a/max(a.max(), 1)*255, 0, 255)))
     if 'A' in im.mode or im.mode in ('P', 'PA', 'LA'):
         rgba = im.convert('RGBA')
         im = Image.alpha_composite(Image.new('RGBA', rgba.size, 'white'), rgba)
     im = im.convert('L')
-    if max(im.size) > MAX_SIDE: im = im.copy(); im.thumbnail((MAX_SIDE, MAX_SIDE), Image.BOX)
+    if max(im.size) > MAX_SIDE:
+        im = im.copy()
+        im.thumbnail((MAX_SIDE, MAX_SIDE), Image.BOX)
     return np.asarray(im, dtype=np.float32)/255
 
 # %% ../nbs/13_your_digit.ipynb #a2c22abc
