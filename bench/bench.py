@@ -178,9 +178,12 @@ def main():
     env = {**os.environ, 'MNIST37_CACHE': str(cache)}
     run(m37, env)  # first run: extracts nothing new, builds the tensor cache
     floor = [sys.executable, '-c', FLOOR_SCRIPT.format(bench=str(Path(__file__).parent), folder=folder)]
+    commands = {'process_book': book, 'process_mnist37': m37, 'process_floor': floor}
+    results = {name: [] for name in commands}
+    for _ in range(a.reps):  # the three take turns, so that a change in the machine's load falls on all three alike
+        for name, cmd in commands.items(): results[name].append(run(cmd, env))
     procs = {}
-    for name, cmd in (('process_book', book), ('process_mnist37', m37), ('process_floor', floor)):
-        res = [run(cmd, env) for _ in range(a.reps)]
+    for name, res in results.items():
         procs[name] = (statistics.median(r[1] for r in res), max(r[2] for r in res))
         print(f'{name}: {procs[name]}', file=sys.stderr, flush=True)
     import torch
