@@ -223,6 +223,7 @@ def beats(accs:list, # this row's accuracies, one per seed
          )->str:
     "yes (no) if every seed of `accs` is more than `noise` above (below) every seed of `below`; same; else within noise."
     gap = sum(accs)/len(accs) - sum(below)/len(below)
+    noise = noise + 0.00005  # accuracies are rounded to 4 places: two images of 2,038 (0.00098) show as 0.0010
     if accs == below: return 'same'
     if min(accs) > max(below) + noise: return f'yes ({gap:+.4f})'
     return f'no ({gap:+.4f})' if max(accs) < min(below) - noise else 'within noise'

@@ -172,6 +172,7 @@ def compare_table(stdout):
 
 def check_beats(rows, column, noise):
     "Each row's word in `column` says what its seeds' range and the row above's say, two validation images (`noise`) aside."
+    noise = noise + 0.00005  # the accuracies are rounded to 4 places, so two images of 2,038 show as 0.0010
     for below, r in zip(rows, rows[1:]):
         said = r[column]
         assert said.startswith('yes') == (r['valid_min'] > below['valid_max'] + noise), (below, r)
