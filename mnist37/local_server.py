@@ -21,6 +21,9 @@ class Refused(Exception):
         self.status = status
 
 # %% ../nbs/98_local_server.ipynb #0efd282f
+def _stop_reading(sock:socket.socket):
+    with suppress(OSError): sock.shutdown(socket.SHUT_RD)  # a read waiting on it returns the end at once
+
 class LocalHandler(BaseHTTPRequestHandler):
     "A request handler that answers only its server's own address and pages, and answers errors as one-line JSON."
     server_version = 'mnist37'
@@ -30,7 +33,11 @@ class LocalHandler(BaseHTTPRequestHandler):
                  server:HTTPServer, # the `LocalServer` that accepted it
                 ):
         self.started, self.timeout = time.monotonic(), server.request_timeout  # `timeout`: of each read and write
-        super().__init__(request, client_address, server)  # handles the request
+        # the timer starts after `started`, so when it stops the reads no time remains, and a late body is a 408
+        timer = threading.Timer(server.request_timeout, _stop_reading, [request])
+        timer.start()
+        try: super().__init__(request, client_address, server)  # handles the request
+        finally: timer.cancel()
 
     def remaining(self)->float:
         "Seconds left of the request's time."
@@ -136,9 +143,6 @@ def _ended(sock:socket.socket)->bool:
     except BlockingIOError: return False  # more may come
     except OSError: return True
 
-def _stop_reading(sock:socket.socket):
-    with suppress(OSError): sock.shutdown(socket.SHUT_RD)  # a read waiting on it returns the end at once
-
 class LocalServer(HTTPServer):
     "An HTTP server on 127.0.0.1 that serves at most `max_open` connections at once, each for at most `request_timeout` s."
     request_queue_size = 64  # connections the system holds while the server accepts others
@@ -172,14 +176,11 @@ class LocalServer(HTTPServer):
         self.service_actions()
 
     def _serve(self, request, client_address):
-        "Handle one connection, stopping its reads at `request_timeout`; a client that went away is nobody's error."
-        timer = threading.Timer(self.request_timeout, _stop_reading, [request])
-        timer.start()
+        "Handle one connection (the handler stops its reads at `request_timeout`); a client that went away is nobody's error."
         try: self.finish_request(request, client_address)
         except OSError: pass  # reset, broken pipe, timed out: the client is gone
         except Exception as e: print(f'mnist37: a request failed ({type(e).__name__}: {e})', file=sys.stderr)
         finally:
-            timer.cancel()
             _read_what_came(request)
             self.shutdown_request(request)
             self.open_slots.release()
