@@ -21,4 +21,5 @@ from .optimizers import *
 from .digits import *
 from .prepare import *
 __all__ = (checks.__all__ + sources.__all__ + tensor_cache.__all__ + data.__all__ + baseline.__all__ + model.__all__ + train.__all__
-           + optim.__all__ + nets.__all__ + learner.__all__ + optimizers.__all__ + digits.__all__ + prepare.__all__)  # every module's public names, but the command line's and the exercises'
+           + optim.__all__ + nets.__all__ + learner.__all__ + optimizers.__all__ + digits.__all__ + prepare.__all__)
+# every module's public names, but the command line's and the exercises'

@@ -90,8 +90,9 @@ class _Handler(LocalHandler):
             return self.send(200, PAGE.encode(), 'text/html; charset=utf-8', {'Content-Security-Policy': _CSP})
         if self.path == '/info':
             spec = KINDS[kind]
-            why = (('red: evidence for a 3, blue: for a 7' if tuple(spec.classes) == (3, 7) else
-                    'red: evidence for the answer, blue: against it') + ' (weight × pixel)') if spec.forward.__name__ == 'linear1' else None
+            colours = ('red: evidence for a 3, blue: for a 7' if tuple(spec.classes) == (3, 7) else
+                       'red: evidence for the answer, blue: against it')
+            why = colours + ' (weight × pixel)' if spec.forward.__name__ == 'linear1' else None
             return self.send_json(200, dict(model=kind, what=spec.what, classes=list(spec.classes), evidence=why))
         self.send_json(404, dict(error=f'no page {self.path[:80]!r} here: the drawing page is /'))
     def do_POST(self):

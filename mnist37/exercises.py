@@ -77,7 +77,8 @@ _LINEAR1 = Checker(_linear1, _linear_cases, atol=1e-4,
 def _loss_cases():
     g = torch.Generator().manual_seed(2)
     return [(torch.randn(8, 1, generator=g)*2, torch.randint(0, 2, (8, 1), generator=g)), (torch.tensor([[0.5]]), torch.tensor([[1]])),
-            (torch.randn(6, 1, generator=g), torch.ones(6, 1, dtype=torch.long)), (torch.randn(6, 1, generator=g), torch.zeros(6, 1, dtype=torch.long)),
+            (torch.randn(6, 1, generator=g), torch.ones(6, 1, dtype=torch.long)),
+            (torch.randn(6, 1, generator=g), torch.zeros(6, 1, dtype=torch.long)),
             (torch.tensor([[20.], [-20.], [20.], [-20.]]), torch.tensor([[1], [0], [0], [1]]))]
 
 def _sig_where(p, t, swap=False): return torch.where(t==1, p, 1-p) if swap else torch.where(t==1, 1-p, p)
@@ -140,7 +141,8 @@ _MNIST_DISTANCE = Checker(_mnist_distance, _distance_cases,
     mistakes=[(lambda a, b: (a - b).mean((-1, -2)), 'averaged the differences without taking their absolute value, so a '
                'pixel too dark and one too light cancel out. Hint: (a-b).abs().mean((-1, -2)).'),
               (lambda a, b: ((a - b)**2).mean((-1, -2)).sqrt(), 'is the root mean squared error (the L2 norm); the '
-               'chapter\'s mnist_distance is the mean absolute difference (L1): 01 Pixel similarity, "L1 or L2?". Hint: (a-b).abs().mean((-1, -2)).'),
+               'chapter\'s mnist_distance is the mean absolute difference (L1): 01 Pixel similarity, "L1 or L2?". '
+               'Hint: (a-b).abs().mean((-1, -2)).'),
               (lambda a, b: (a - b).abs().mean((1, 2)), 'took the mean over axes 1 and 2, which a single image (28, 28) '
                'does not have (its axes are 0 and 1). Hint: count from the end, .mean((-1, -2)): the last two axes of one '
                'image and of a stack.')],
@@ -208,7 +210,8 @@ _SOFTMAX = Checker(_softmax, _softmax_cases,
 # %% ../nbs/97_checkers.ipynb #592da08b
 def _ce_cases():
     g = torch.Generator().manual_seed(12)
-    return [(torch.randn(6, 10, generator=g)*2, torch.randint(0, 10, (6,), generator=g)), (torch.randn(1, 10, generator=g), torch.tensor([4])),
+    return [(torch.randn(6, 10, generator=g)*2, torch.randint(0, 10, (6,), generator=g)),
+            (torch.randn(1, 10, generator=g), torch.tensor([4])),
             (torch.tensor([[1000., 0., 0.], [0., 1000., 0.]]), torch.tensor([1, 1]))]
 
 def _logp(s): return torch.log_softmax(s, -1)

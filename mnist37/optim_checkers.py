@@ -131,7 +131,8 @@ def _adam_update(no_debias=False, swap_terms=False, eps_inside=False, sqr_after=
         state['avg'], state['sqr'] = (avg_hat, sqr_hat) if stores_debiased else (avg, new_sqr.sqrt() if sqrt_in_place else new_sqr)
     return update
 
-ADAM_CHECKER = Checker(_Adam, _step_cases([([(3, 4), (3, 4)], 0.01, {}, 1.), ([(5,), (2, 3), (1,)], 0.05, dict(mom=0.8, sqr_mom=0.99, eps=0.1), 1.),
+ADAM_CHECKER = Checker(_Adam, _step_cases([([(3, 4), (3, 4)], 0.01, {}, 1.),
+                                          ([(5,), (2, 3), (1,)], 0.05, dict(mom=0.8, sqr_mom=0.99, eps=0.1), 1.),
                                           ([(4,)], 0.01, {}, 1e-6)]),  # gradients of about 1e-6, where eps=1e-8 (its default) shows
     watch_steps, after=[_STOOD_STILL],
     mistakes=optimizer_mistakes(_adam_update, 'pair of averages', 'a state per parameter, e.g. a list of dicts', dict(
