@@ -8,7 +8,7 @@ of times; nbdev's processing of a notebook pays the same import again for each n
 pytest worker. Each run is still its own process, forked from the server
 before the server has done any work: the child changes to the asked-for folder and environment, points its stdin at
 /dev/null and its stdout and stderr at files, and then does what the installed console script does,
-`sys.exit(main())` (or what nbdev's worker does), so exit codes, tracebacks, `atexit` handlers and file descriptors are those of a real run.
+`sys.exit(console_script())` (or what nbdev's worker does), so exit codes, tracebacks, `atexit` handlers and file descriptors are those of a real run.
 
 What a fork cannot give is a fresh import: a module that reads the environment when imported (PyTorch's thread
 settings, matplotlib's config folder under HOME) has read the server's. So `conftest.mnist37` uses the server only
@@ -72,13 +72,13 @@ def run_as_console_script(main):
     os._exit(code or 0)
 
 def mnist37():
-    "The console script's own import, then what its commands import; its `main` reads the arguments from `sys.argv`."
+    "The console script's own import, then what its commands import; `console_script` reads the arguments from `sys.argv`."
     sys.path[0] = os.path.dirname(sys.executable)  # as for the console script: the venv's bin, not tests/
     import importlib
-    from mnist37.cli import IMPORTS, build_parser, main
+    from mnist37.cli import IMPORTS, build_parser, console_script
     build_parser()  # what every run's parser imports (PyTorch among it)
     for module in {m for ms in IMPORTS.values() for m in ms}: importlib.import_module(module)  # what the commands import
-    def run(args): sys.argv = [os.path.join(sys.path[0], 'mnist37'), *args]; return main()  # as the script's argv
+    def run(args): sys.argv = [os.path.join(sys.path[0], 'mnist37'), *args]; return console_script()  # as the script's argv
     return run
 
 def nbdev_docs():

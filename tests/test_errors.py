@@ -329,7 +329,7 @@ def slow_save(obj, f, *a, **k):
     time.sleep(float(sys.argv[2]))  # ...when the test kills or interrupts the process
     f.write(data[len(data)//2:])
 torch.save = slow_save
-sys.exit(cli.main(sys.argv[3:]))
+sys.exit(cli.main(sys.argv[3:], own_process=True))
 """
 
 def start_slow_save(env, sample, out, marker, sleep):

@@ -40,7 +40,7 @@ def slow_replace(a, b, *args, **kwargs):
         marker.write_text('renamed')
         time.sleep(120)
 os.replace = slow_replace
-sys.exit(cli.main(sys.argv[3:]))
+sys.exit(cli.main(sys.argv[3:], own_process=True))
 """
 
 def kill_between_renames(env, sample, out, marker):
