@@ -120,8 +120,9 @@ def child(kind, folder, reps):
     print(json.dumps({'times': times, 'acc': acc}))
 
 # The floor as one process: torch's import, the same tensors from mnist37's cache, the bare loop; nothing saved.
-FLOOR_SCRIPT = ("import torch, sys; sys.path.insert(0, {bench!r})\nimport bench\nfrom mnist37.data import load_mnist_sample\n"
-                "print(bench.floor_train(load_mnist_sample({folder!r})))")
+FLOOR_SCRIPT = ("import torch, sys; sys.path.insert(0, {bench!r})\n{freeze}import bench\n"
+                "from mnist37.data import load_mnist_sample\nprint(bench.floor_train(load_mnist_sample({folder!r})))")
+FREEZE = "import gc; gc.freeze()\n"  # what the `mnist37` program does once torch is imported (notebook 99)
 
 # The book's notebook as one process: its imports (chapter 4 starts with these two), loading, 20 epochs.
 BOOK_SCRIPT = ("from fastai.vision.all import *\nfrom fastbook import *\nimport sys; sys.path.insert(0, {bench!r})\n"
@@ -177,10 +178,12 @@ def main():
     m37 = [str(Path(sys.executable).parent/'mnist37'), 'train', '--data', a.data, '--out', str(cache/'run'), '--no-download']
     env = {**os.environ, 'MNIST37_CACHE': str(cache)}
     run(m37, env)  # first run: extracts nothing new, builds the tensor cache
-    floor = [sys.executable, '-c', FLOOR_SCRIPT.format(bench=str(Path(__file__).parent), folder=folder)]
-    commands = {'process_book': book, 'process_mnist37': m37, 'process_floor': floor}
+    here = str(Path(__file__).parent)
+    floor = [sys.executable, '-c', FLOOR_SCRIPT.format(bench=here, folder=folder, freeze='')]
+    frozen = [sys.executable, '-c', FLOOR_SCRIPT.format(bench=here, folder=folder, freeze=FREEZE)]
+    commands = {'process_book': book, 'process_mnist37': m37, 'process_floor': floor, 'process_frozen': frozen}
     results = {name: [] for name in commands}
-    for _ in range(a.reps):  # the three take turns, so that a change in the machine's load falls on all three alike
+    for _ in range(a.reps):  # the four take turns, so that a change in the machine's load falls on all four alike
         for name, cmd in commands.items(): results[name].append(run(cmd, env))
     procs = {}
     for name, res in results.items():
@@ -196,6 +199,9 @@ def main():
     print(f'| whole process: load + 20 epochs, imports included (s) | {pb[0]:.2f} | {pm[0]:.2f} (`mnist37 train`, 2nd run) '
           f'| {pf[0]:.2f} | {pb[0]/pm[0]:.1f}× | {pm[0]/pf[0]:.2f}× |')
     print(f'| whole process, peak memory (MB) | {pb[1]:.0f} | {pm[1]:.0f} | {pf[1]:.0f} | | |')
+    pz = procs['process_frozen']
+    print(f'| the same, the floor calling `gc.freeze()` after importing torch, as `mnist37` does (s) | | {pm[0]:.2f} | {pz[0]:.2f} '
+          f'| | {pm[0]/pz[0]:.2f}× |')
 
 if __name__ == '__main__':
     main()
