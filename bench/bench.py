@@ -120,9 +120,10 @@ def child(kind, folder, reps):
     print(json.dumps({'times': times, 'acc': acc}))
 
 # The floor as one process: torch's import, the same tensors from mnist37's cache, the bare loop; nothing saved.
+# {freeze} is '' or FREEZE: what the `mnist37` program does once torch is imported (notebook 99, "A process of its own").
+FREEZE = "import gc; gc.freeze()\n"
 FLOOR_SCRIPT = ("import torch, sys; sys.path.insert(0, {bench!r})\n{freeze}import bench\n"
                 "from mnist37.data import load_mnist_sample\nprint(bench.floor_train(load_mnist_sample({folder!r})))")
-FREEZE = "import gc; gc.freeze()\n"  # what the `mnist37` program does once torch is imported (notebook 99)
 
 # The book's notebook as one process: its imports (chapter 4 starts with these two), loading, 20 epochs.
 BOOK_SCRIPT = ("from fastai.vision.all import *\nfrom fastbook import *\nimport sys; sys.path.insert(0, {bench!r})\n"

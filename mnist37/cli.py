@@ -238,7 +238,7 @@ def _said(command, # the command that raised `e`
     return f'{_flags(e.param)[0] if is_option else e.param}: {e.msg}'
 
 def main(argv:list=None, # the arguments (default: the command line's)
-         own_process:bool=False, # this process runs this one command and then ends, as the `mnist37` program does
+         own_process:bool=False, # True: freeze what PyTorch's import made, for a process that ends after this command
         )->int:
     "Run the `mnist37` command line; return its exit status."
     with _starting():
@@ -257,6 +257,6 @@ def main(argv:list=None, # the arguments (default: the command line's)
 
 # %% ../nbs/99_cli.ipynb #83f7bae7
 def console_script()->int:
-    "The `mnist37` program, as settings.ini's console_scripts names it: `main` on the command line, in a process of its own."
+    "The `mnist37` program: `main` on the command line, in a process of its own."
     return main(own_process=True)
 
