@@ -156,7 +156,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--data', default=str(SHARED) if SHARED.exists() else None, help='MNIST_SAMPLE folder or .tgz')
     ap.add_argument('--reps', type=int, default=5)
-    ap.add_argument('--process', action='store_true', help='only the whole processes: the book, mnist37 train, the floor')
+    ap.add_argument('--process', action='store_true', help='only the whole processes: the book, mnist37 train, the two floors')
     ap.add_argument('--child', help=argparse.SUPPRESS)
     ap.add_argument('--folder', help=argparse.SUPPRESS)
     a = ap.parse_args()

@@ -93,7 +93,7 @@ def compare(
     out:Path='mnist37-compare', # folder for compare.csv and compare.png (or optimizers.csv and optimizers.png)
     seed:int=42, # seeds every model's start and batch order: the first of `seeds` seeds
     download:bool=True, # try fastai's download of MNIST_SAMPLE before the embedded default
-    optimizers:bool=False, # compare sgd, momentum, rmsprop and adam on linear1 instead, each at its default lr
+    optimizers:bool=False, # compare sgd, momentum, rmsprop and adam on linear1 instead, each at the lr 08 recommends
     seeds:int=5, # train each row with this many seeds; show their mean, min and max; a gap in that spread is noise
 )->list: # a dict per row of the table
     "Train the chapter's models (or optimizers) on the same data and seeds; print the table, save it and a figure."

@@ -41,7 +41,8 @@ button { font-size: 1rem; padding: 4px 14px; }
     <div class="row">
       <div class="panel">
         <canvas id="seen" class="small" width="28" height="28"></canvas>
-        <div class="caption">the 28×28 image the model saw: your drawing scaled into 20×20 and centred by its centre of mass, as MNIST's digits were made</div>
+        <div class="caption">the 28×28 image the model saw: your drawing scaled into 20×20 and centred by its centre of
+          mass, as MNIST's digits were made</div>
       </div>
       <div class="panel" id="why">
         <canvas id="evidence" class="small" width="28" height="28"></canvas>
@@ -108,12 +109,18 @@ function show(status, j) {
   if (status !== 200) { clearAnswer('?'); $('message').textContent = j.error || ('error ' + status); return; }
   $('answer').dataset.saved = j.saved || '';
   const saving = j.save_error ? ' ' + j.save_error : '';  // the answer stands; only saving the drawing failed
-  if (j.status !== 'ok') { clearAnswer(j.status === 'empty' ? 'draw a digit' : 'too little ink'); $('message').textContent = (j.status === 'empty' ? '' : j.message) + saving; return; }
+  if (j.status !== 'ok') {
+    clearAnswer(j.status === 'empty' ? 'draw a digit' : 'too little ink');
+    $('message').textContent = (j.status === 'empty' ? '' : j.message) + saving;
+    return;
+  }
   $('answer').textContent = `${j.digit} (p=${j.p.toFixed(2)})`;
   $('answer').dataset.digit = String(j.digit); $('answer').dataset.p = String(j.p);
   $('message').textContent = [j.note, j.save_error].filter(Boolean).join(' ');  // what the answer means; a failed save
   $('bars').innerHTML = j.classes.map((d, i) =>
-    `<div class="bar" data-digit="${d}"><span class="label">${d}</span><span class="track"><span class="fill" style="display:block;width:${(100 * j.probs[i]).toFixed(1)}%"></span></span><span>${j.probs[i].toFixed(2)}</span></div>`).join('');
+    `<div class="bar" data-digit="${d}"><span class="label">${d}</span>` +
+    `<span class="track"><span class="fill" style="display:block;width:${(100 * j.probs[i]).toFixed(1)}%"></span></span>` +
+    `<span>${j.probs[i].toFixed(2)}</span></div>`).join('');
   grid('seen', i => { const v = Math.round(255 * j.seen[i]); return [v, v, v]; });
   if (j.evidence) {
     const lim = Math.max(...j.evidence.map(Math.abs)) || 1;
@@ -131,7 +138,10 @@ pad.addEventListener('pointerdown', e => {
 pad.addEventListener('pointermove', stroke);
 pad.addEventListener('pointerup', end);
 pad.addEventListener('pointercancel', end);
-$('clear').addEventListener('click', () => { version++; blank(); inked = false; again = false; clearAnswer('draw a digit'); $('answer').dataset.saved = ''; });
+$('clear').addEventListener('click', () => {
+  version++; blank(); inked = false; again = false;
+  clearAnswer('draw a digit'); $('answer').dataset.saved = '';
+});
 fetch('info').then(r => r.json()).then(j => {
   info = j; $('kind').textContent = `the ${j.model} model (${j.what})`;
   if (j.evidence) $('why-caption').textContent = j.evidence; else $('why').style.display = 'none';
